@@ -1,0 +1,32 @@
+"""Where the package's data lives: the one place that resolves paths (DESIGN.md, Layout).
+
+In a source checkout (and an editable install) the ontology and queries sit at the top of the
+repository; a wheel carries the same folders inside the package as ``kg_builder/_data``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def _data_root() -> Path:
+    bundled = _PACKAGE / "_data"
+    return bundled if (bundled / "ontology").is_dir() else _PACKAGE.parent
+
+
+DATA_ROOT = _data_root()
+ONTOLOGY_DIR = DATA_ROOT / "ontology"
+TABLES_DIR = ONTOLOGY_DIR / "tables"
+SHAPES_DIR = ONTOLOGY_DIR / "shapes"
+EXAMPLES_DIR = ONTOLOGY_DIR / "examples"
+RELEASE_DIR = ONTOLOGY_DIR / "release"
+QUERIES_DIR = DATA_ROOT / "queries"
+CORE_MODULE = ONTOLOGY_DIR / "guideline-core.ttl"
+CMV_MODULE = ONTOLOGY_DIR / "cmv-rr.ttl"
+
+
+def query_path(name: str) -> Path:
+    """The packaged query called ``name`` (with or without the ``.rq`` suffix)."""
+    return QUERIES_DIR / (name if name.endswith(".rq") else f"{name}.rq")
