@@ -1,0 +1,131 @@
+"""The release: ontology modules + knowledge graph, merged and written in four syntaxes.
+
+Byte-identical output from the same sources matters to users who diff releases and cache them,
+so blank nodes get content-derived labels and triples are inserted in sorted order (rdflib's
+serializers follow insertion order).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
+
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.compare import to_canonical_graph
+
+from .errors import CmvrrError
+from .knowledge import knowledge_graph
+from .namespaces import CMV_ONTOLOGY, CORE_ONTOLOGY, OWL, PREFIXES, RDFS
+from .paths import CMV_MODULE, CORE_MODULE
+from .tables import check_mutations, load_tables
+
+FORMATS = ("cmv-rr.ttl", "cmv-rr.nt", "cmv-rr.owl", "cmv-rr.jsonld")
+
+
+def parse_module(path: Path) -> Graph:
+    graph = Graph()
+    try:
+        graph.parse(path, format="turtle")
+    except Exception as error:  # rdflib raises several unrelated types for bad Turtle
+        raise CmvrrError(f"{path}: not valid Turtle: {error}") from error
+    return graph
+
+
+def release_graph() -> Graph:
+    """The whole release as one self-contained ontology (the core is merged, not imported)."""
+    tables = load_tables()
+    check_mutations(tables)
+    merged = parse_module(CORE_MODULE) + parse_module(CMV_MODULE) + knowledge_graph(tables)
+    # One file, one ontology: the core's header and the import of it give way to a note, so
+    # that tools which follow owl:imports (owlready2, Protege) need no network.
+    merged.remove((CORE_ONTOLOGY, None, None))
+    merged.remove((CMV_ONTOLOGY, OWL.imports, CORE_ONTOLOGY))
+    merged.add((CMV_ONTOLOGY, RDFS.comment, Literal(
+        f"This release merges the guideline core module <{CORE_ONTOLOGY}> with the CMV module and the knowledge graph.",
+        lang="en")))
+    return _canonical(merged)
+
+
+def _canonical(graph: Graph) -> Graph:
+    ordered = Graph()
+    for prefix, namespace in PREFIXES.items():
+        ordered.bind(prefix, namespace, replace=True)
+    for triple in sorted(to_canonical_graph(graph)):
+        ordered.add(triple)
+    return ordered
+
+
+def serialize(graph: Graph, name: str) -> bytes:
+    """One release file's bytes, the same for the same graph whatever the hash seed.
+
+    rdflib's RDF/XML and JSON-LD writers iterate over sets, so their order changes from run to
+    run: JSON-LD is re-sorted here and RDF/XML is written by a small flat writer.
+    """
+    if name.endswith(".ttl"):
+        return graph.serialize(format="turtle", encoding="utf-8")
+    if name.endswith(".nt"):
+        lines = graph.serialize(format="nt", encoding="utf-8").splitlines(keepends=True)
+        return b"".join(sorted(set(lines)))
+    if name.endswith(".jsonld"):
+        nodes = json.loads(graph.serialize(format="json-ld"))
+        return (json.dumps(_sorted_json(nodes), ensure_ascii=False, indent=2, sort_keys=True) + "\n").encode()
+    return _rdf_xml(graph)
+
+
+def _sorted_json(value: Any, ordered: bool = False) -> Any:
+    """Sort JSON-LD arrays, except @list arrays: their order is the RDF list's order."""
+    if isinstance(value, list):
+        items = [_sorted_json(item) for item in value]
+        return items if ordered else sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
+    if isinstance(value, dict):
+        return {key: _sorted_json(item, ordered=key == "@list") for key, item in value.items()}
+    return value
+
+
+def _rdf_xml(graph: Graph) -> bytes:
+    """Flat RDF/XML: one rdf:Description per subject, subjects and properties sorted."""
+    namespaces = sorted((prefix, str(namespace)) for prefix, namespace in PREFIXES.items())
+    out = ['<?xml version="1.0" encoding="utf-8"?>', "<rdf:RDF"]
+    out += [f"  xmlns:{prefix}={quoteattr(namespace)}" for prefix, namespace in namespaces]
+    out[-1] += ">"
+
+    def qname(predicate: URIRef) -> str:
+        for prefix, namespace in sorted(namespaces, key=lambda item: -len(item[1])):
+            local = str(predicate)[len(namespace):]
+            if str(predicate).startswith(namespace) and local.replace("-", "").replace("_", "").isalnum():
+                return f"{prefix}:{local}"
+        raise ValueError(f"no prefix for predicate {predicate}")
+
+    for subject in sorted(set(graph.subjects())):
+        about = f"rdf:nodeID={quoteattr(str(subject))}" if isinstance(subject, BNode) else f"rdf:about={quoteattr(str(subject))}"
+        out.append(f"  <rdf:Description {about}>")
+        for predicate, obj in sorted(graph.predicate_objects(subject)):
+            tag = qname(predicate)
+            if isinstance(obj, BNode):
+                out.append(f"    <{tag} rdf:nodeID={quoteattr(str(obj))}/>")
+            elif isinstance(obj, URIRef):
+                out.append(f"    <{tag} rdf:resource={quoteattr(str(obj))}/>")
+            else:
+                literal = obj if isinstance(obj, Literal) else Literal(obj)
+                attribute = (f" xml:lang={quoteattr(literal.language)}" if literal.language
+                             else f" rdf:datatype={quoteattr(str(literal.datatype))}" if literal.datatype else "")
+                out.append(f"    <{tag}{attribute}>{escape(str(literal))}</{tag}>")
+        out.append("  </rdf:Description>")
+    out.append("</rdf:RDF>")
+    return ("\n".join(out) + "\n").encode()
+
+
+def write_release(out_dir: Path) -> list[Path]:
+    """Write the four release files; all or none (built in a temporary folder, then moved)."""
+    graph = release_graph()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".building-") as staging:
+        for name in FORMATS:
+            (Path(staging) / name).write_bytes(serialize(graph, name))
+        for name in FORMATS:
+            shutil.move(str(Path(staging) / name), out_dir / name)
+    return [out_dir / name for name in FORMATS]
