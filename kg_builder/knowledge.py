@@ -238,6 +238,7 @@ def _add_assertion(b: _Builder, row: Row, mutation: URIRef, column: str, drug: s
     effect = "resistant" if resistant else "susceptible"
     b.labelled(assertion, CMVRR.ResistanceAssertion, f"{row['gene']} {row['ref']}{row['position']}{row['alt']}: {effect} to {drug}")
     b.add(assertion, CMVRR.assertedVariant, mutation)
+    b.add(mutation, CMVRR.hasResistanceAssertion, assertion)  # both directions: no reasoner needed
     b.add(assertion, CMVRR.assertedAgent, CMVRR[drug])
     b.add(assertion, CMVRR.hasEffect, CMVRR[f"effect-{effect}"])
     b.add(assertion, CMVRR.hasEvidenceBasis, CMVRR[f"basis-{row['basis']}"])
