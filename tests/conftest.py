@@ -1,0 +1,72 @@
+"""Shared fixtures: the built release (once per session) and the reference data of shared/."""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+
+import pytest
+from rdflib import Graph
+
+from kg_builder.release import write_release
+from kg_builder.tables import Tables, load_tables
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE = REPO.parent / "shared" / "reference"
+
+
+@pytest.fixture(scope="session")
+def release_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("release")
+    write_release(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def release(release_dir: Path) -> Graph:
+    return Graph().parse(release_dir / "cmv-rr.ttl", format="turtle")
+
+
+@pytest.fixture(scope="session")
+def tables() -> Tables:
+    return load_tables()
+
+
+def _require_reference() -> Path:
+    if not REFERENCE.is_dir():
+        if os.environ.get("CI"):
+            pytest.fail(f"reference data missing at {REFERENCE}: CI must provide ../shared")
+        pytest.skip(f"reference data not at {REFERENCE}")
+    return REFERENCE
+
+
+@pytest.fixture(scope="session")
+def merlin_proteins() -> dict[str, str]:
+    """Merlin reference proteins, read from shared/ (checked against, never copied)."""
+    sequences: dict[str, str] = {}
+    name = ""
+    for line in (_require_reference() / "hcmv_merlin_proteins.fasta").read_text().splitlines():
+        if line.startswith(">"):
+            name = line[1:].split()[0]
+            sequences[name] = ""
+        elif line.strip():
+            sequences[name] += line.strip()
+    return sequences
+
+
+@pytest.fixture(scope="session")
+def merlin_genes() -> dict[str, dict[str, str]]:
+    with (_require_reference() / "hcmv_merlin_proteins.tsv").open() as handle:
+        return {row["gene"]: row for row in csv.DictReader(handle, delimiter="\t")}
+
+
+@pytest.fixture(scope="session")
+def herpesdrg() -> set[tuple[str, str]]:
+    """(gene, aa_change) pairs of HerpesDRG rows with virus HCMV and status A."""
+    with (_require_reference() / "herpesdrg-db.tsv").open() as handle:
+        return {
+            (row["gene"], row["aa_change"])
+            for row in csv.DictReader(handle, delimiter="\t")
+            if row["virus"] == "HCMV" and row["status"] == "A"
+        }
