@@ -12,7 +12,7 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0+unknown"
 
-from .errors import CmvrrError, TableError  # noqa: E402
-from .release import release_graph, write_release  # noqa: E402
+from .errors import CmvrrError, TableError
+from .release import release_graph, write_release
 
 __all__ = ["CmvrrError", "TableError", "__version__", "release_graph", "write_release"]

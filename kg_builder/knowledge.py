@@ -87,14 +87,16 @@ class _Builder:
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
 
-    def add(self, subject: URIRef, predicate: URIRef, obj: URIRef | Literal | BNode) -> None:
+    def add(self, subject: URIRef | BNode, predicate: URIRef, obj: URIRef | Literal | BNode) -> None:
         self.graph.add((subject, predicate, obj))
 
     def optional(self, subject: URIRef, predicate: URIRef, value: str, make: Callable[[str], URIRef | Literal]) -> None:
         if value:
             self.add(subject, predicate, make(value))
 
-    def each(self, subject: URIRef, predicate: URIRef, values: Iterable[str], make: Callable[[str], URIRef | Literal]) -> None:
+    def each(
+        self, subject: URIRef, predicate: URIRef, values: Iterable[str], make: Callable[[str], URIRef | Literal]
+    ) -> None:
         for value in values:
             self.add(subject, predicate, make(value))
 
@@ -118,7 +120,11 @@ def _pipe_list(cell: str) -> list[str]:
 
 
 def add_guideline(b: _Builder, tables: Tables) -> None:
-    b.labelled(GUIDELINE, CMVRR.Guideline, "ASTCT Series #4: CMV treatment and management of resistant or refractory infections after HCT (2021)")
+    b.labelled(
+        GUIDELINE,
+        CMVRR.Guideline,
+        "ASTCT Series #4: CMV treatment and management of resistant or refractory infections after HCT (2021)",
+    )
     b.add(GUIDELINE, DCTERMS.identifier, string(f"doi:{GUIDELINE_DOI}"))
     b.add(GUIDELINE, DCTERMS.source, URIRef(f"https://doi.org/{GUIDELINE_DOI}"))
     b.labelled(VIRUS, CMVRR.Virus, "human cytomegalovirus (human betaherpesvirus 5)")
@@ -236,7 +242,11 @@ def _add_assertion(b: _Builder, row: Row, mutation: URIRef, column: str, drug: s
     resistant = row[column] == "R"
     assertion = CMVRR[f"{row['mutation']}-{drug}"]
     effect = "resistant" if resistant else "susceptible"
-    b.labelled(assertion, CMVRR.ResistanceAssertion, f"{row['gene']} {row['ref']}{row['position']}{row['alt']}: {effect} to {drug}")
+    b.labelled(
+        assertion,
+        CMVRR.ResistanceAssertion,
+        f"{row['gene']} {row['ref']}{row['position']}{row['alt']}: {effect} to {drug}",
+    )
     b.add(assertion, CMVRR.assertedVariant, mutation)
     b.add(mutation, CMVRR.hasResistanceAssertion, assertion)  # both directions: no reasoner needed
     b.add(assertion, CMVRR.assertedAgent, CMVRR[drug])
@@ -249,12 +259,20 @@ def _add_assertion(b: _Builder, row: Row, mutation: URIRef, column: str, drug: s
         b.add(assertion, CMVRR.hasResistanceLevel, CMVRR[f"level-{row['gcv_level']}"])
         b.add(assertion, CMVRR.levelBasis, en(row["level_source"]))
     if drug != column:
-        b.add(assertion, CMVRR.curationNote, en(f"Table 5 has one column for ganciclovir/valganciclovir; {drug} is the prodrug of {column}."))
+        b.add(
+            assertion,
+            CMVRR.curationNote,
+            en(f"Table 5 has one column for ganciclovir/valganciclovir; {drug} is the prodrug of {column}."),
+        )
     b.add(mutation, CMVRR.confersResistanceTo if resistant else CMVRR.retainsSusceptibilityTo, CMVRR[drug])
 
 
 def add_table4(b: _Builder, tables: Tables) -> None:
-    b.add(section("table4"), CMVRR.curationNote, en("Investigational agents (Table 4 footnote *): maribavir, filociclovir, 3rd party adoptive CMV T-cells."))
+    b.add(
+        section("table4"),
+        CMVRR.curationNote,
+        en("Investigational agents (Table 4 footnote *): maribavir, filociclovir, 3rd party adoptive CMV T-cells."),
+    )
     for row in tables["table4-rows"]:
         node = CMVRR[f"table4-row-{row['row']}"]
         b.labelled(node, CMVRR.Table4Row, f"Table 4 row {row['row']}: {row['label']}")
@@ -268,7 +286,9 @@ def add_table4(b: _Builder, tables: Tables) -> None:
         b.add(node, CMVRR.citesReference, _reference("31"))
     for row in tables["table4-options"]:
         option, parent = CMVRR[row["option"]], CMVRR[f"table4-row-{row['row']}"]
-        b.labelled(option, CMVRR.DecisionOption, f"Table 4 row {row['row']} option {row['rank']}: {row['source_wording']}")
+        b.labelled(
+            option, CMVRR.DecisionOption, f"Table 4 row {row['row']} option {row['rank']}: {row['source_wording']}"
+        )
         b.add(parent, CMVRR.hasOption, option)
         b.add(option, CMVRR.optionOf, parent)
         b.add(option, CMVRR.optionRank, integer(row["rank"]))
@@ -346,8 +366,10 @@ def add_disease_sites(b: _Builder, tables: Tables) -> None:
         b.add(node, CMVRR.inOrganSystem, CMVRR[f"system-{row['system']}"])
         b.each(node, CMVRR.diagnosticSpecimen, row["specimen_tokens"].split(), lambda s: CMVRR[f"specimen-{s}"])
         for column, predicate in (
-            ("symptoms", CMVRR.symptom), ("diagnostic_procedures", CMVRR.diagnosticProcedure),
-            ("specimen_types", CMVRR.specimenDescription), ("response_to_treatment", CMVRR.responseToTreatment),
+            ("symptoms", CMVRR.symptom),
+            ("diagnostic_procedures", CMVRR.diagnosticProcedure),
+            ("specimen_types", CMVRR.specimenDescription),
+            ("response_to_treatment", CMVRR.responseToTreatment),
             ("comment", CMVRR.siteComment),
         ):
             b.each(node, predicate, _pipe_list(row[column]), en)
@@ -367,8 +389,18 @@ def add_diagnostics(b: _Builder, tables: Tables) -> None:
 
 
 BUILDERS = (
-    add_guideline, add_concepts, add_genes, add_therapies, add_regimens, add_mutations, add_table4,
-    add_recommendations, add_definitions, add_thresholds, add_risk_factors, add_disease_sites,
+    add_guideline,
+    add_concepts,
+    add_genes,
+    add_therapies,
+    add_regimens,
+    add_mutations,
+    add_table4,
+    add_recommendations,
+    add_definitions,
+    add_thresholds,
+    add_risk_factors,
+    add_disease_sites,
     add_diagnostics,
 )
 

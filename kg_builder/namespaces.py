@@ -44,6 +44,21 @@ def refseq(accession: str) -> URIRef:
 
 
 __all__ = [
-    "CMVRR", "CMV_ONTOLOGY", "CORE_ONTOLOGY", "DCTERMS", "GUIDELINE_DOI", "OBO", "OWL", "PREFIXES",
-    "PROV", "RDF", "RDFS", "SKOS", "XSD", "chebi", "drugbank", "ncbigene", "refseq",
+    "CMVRR",
+    "CMV_ONTOLOGY",
+    "CORE_ONTOLOGY",
+    "DCTERMS",
+    "GUIDELINE_DOI",
+    "OBO",
+    "OWL",
+    "PREFIXES",
+    "PROV",
+    "RDF",
+    "RDFS",
+    "SKOS",
+    "XSD",
+    "chebi",
+    "drugbank",
+    "ncbigene",
+    "refseq",
 ]

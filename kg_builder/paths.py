@@ -23,6 +23,7 @@ SHAPES_DIR = ONTOLOGY_DIR / "shapes"
 EXAMPLES_DIR = ONTOLOGY_DIR / "examples"
 RELEASE_DIR = ONTOLOGY_DIR / "release"
 QUERIES_DIR = DATA_ROOT / "queries"
+REPO_README = _PACKAGE.parent / "README.md"
 CORE_MODULE = ONTOLOGY_DIR / "guideline-core.ttl"
 CMV_MODULE = ONTOLOGY_DIR / "cmv-rr.ttl"
 

@@ -44,9 +44,17 @@ def release_graph() -> Graph:
     # that tools which follow owl:imports (owlready2, Protege) need no network.
     merged.remove((CORE_ONTOLOGY, None, None))
     merged.remove((CMV_ONTOLOGY, OWL.imports, CORE_ONTOLOGY))
-    merged.add((CMV_ONTOLOGY, RDFS.comment, Literal(
-        f"This release merges the guideline core module <{CORE_ONTOLOGY}> with the CMV module and the knowledge graph.",
-        lang="en")))
+    merged.add(
+        (
+            CMV_ONTOLOGY,
+            RDFS.comment,
+            Literal(
+                f"This release merges the guideline core module <{CORE_ONTOLOGY}> with the CMV module "
+                "and the knowledge graph.",
+                lang="en",
+            ),
+        )
+    )
     return _canonical(merged)
 
 
@@ -95,24 +103,33 @@ def _rdf_xml(graph: Graph) -> bytes:
 
     def qname(predicate: URIRef) -> str:
         for prefix, namespace in sorted(namespaces, key=lambda item: -len(item[1])):
-            local = str(predicate)[len(namespace):]
+            local = str(predicate)[len(namespace) :]
             if str(predicate).startswith(namespace) and local.replace("-", "").replace("_", "").isalnum():
                 return f"{prefix}:{local}"
         raise ValueError(f"no prefix for predicate {predicate}")
 
-    for subject in sorted(set(graph.subjects())):
-        about = f"rdf:nodeID={quoteattr(str(subject))}" if isinstance(subject, BNode) else f"rdf:about={quoteattr(str(subject))}"
+    for subject in sorted(set(graph.subjects()), key=str):
+        about = (
+            f"rdf:nodeID={quoteattr(str(subject))}"
+            if isinstance(subject, BNode)
+            else f"rdf:about={quoteattr(str(subject))}"
+        )
         out.append(f"  <rdf:Description {about}>")
-        for predicate, obj in sorted(graph.predicate_objects(subject)):
-            tag = qname(predicate)
+        for predicate, obj in sorted(graph.predicate_objects(subject), key=lambda pair: (str(pair[0]), pair[1].n3())):
+            tag = qname(URIRef(str(predicate)))
             if isinstance(obj, BNode):
                 out.append(f"    <{tag} rdf:nodeID={quoteattr(str(obj))}/>")
             elif isinstance(obj, URIRef):
                 out.append(f"    <{tag} rdf:resource={quoteattr(str(obj))}/>")
             else:
                 literal = obj if isinstance(obj, Literal) else Literal(obj)
-                attribute = (f" xml:lang={quoteattr(literal.language)}" if literal.language
-                             else f" rdf:datatype={quoteattr(str(literal.datatype))}" if literal.datatype else "")
+                attribute = (
+                    f" xml:lang={quoteattr(literal.language)}"
+                    if literal.language
+                    else f" rdf:datatype={quoteattr(str(literal.datatype))}"
+                    if literal.datatype
+                    else ""
+                )
                 out.append(f"    <{tag}{attribute}>{escape(str(literal))}</{tag}>")
         out.append("  </rdf:Description>")
     out.append("</rdf:RDF>")

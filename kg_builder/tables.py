@@ -61,94 +61,238 @@ _R_S = ("R", "S", "")
 SPECS: dict[str, TableSpec] = {
     spec.name: spec
     for spec in (
-        TableSpec("concepts", (
-            _c("concept", "key", True), _c("class", "key", True), _c("scheme", "ref", False, target="concepts"),
-            _c("notation", required=True), _c("label", required=True), _c("definition", required=True),
-        ), key="concept"),
-        TableSpec("references", (
-            _c("number", "int", True), _c("citation", required=True), _c("year", "int"), _c("url"),
-            _c("doi"), _c("note"),
-        ), key="number", numeric_key=True),
-        TableSpec("genes", (
-            _c("gene", "key", True), _c("label", required=True), _c("protein", required=True),
-            _c("refseq_protein", required=True), _c("ncbi_gene_id", "int", True),
-            _c("protein_length", "int", True), *_PROVENANCE,
-        ), key="gene"),
-        TableSpec("therapies", (
-            _c("therapy", "key", True), _c("label", required=True),
-            _c("kind", "enum", True, "antiviral", "adjunct-agent", "growth-factor", "immunoglobulin", "cell-therapy"),
-            _c("chebi"), _c("drugbank"), _c("route", "enum", False, "oral", "intravenous", "subcutaneous"),
-            _c("prodrug_of", "ref", target="therapies"), _c("investigational", "bool", True),
-            *_PROVENANCE, _c("note"),
-        ), key="therapy"),
-        TableSpec("regimens", (
-            _c("regimen", "key", True), _c("therapy", "ref", True, target="therapies"), _c("label", required=True),
-            _c("min_mg_per_kg", "decimal"), _c("max_mg_per_kg", "decimal"), _c("dose_mg", "decimal"),
-            _c("interval_h", "decimal", True), _c("route", "enum", True, "oral", "intravenous", "subcutaneous"),
-            *_PROVENANCE,
-        ), key="regimen"),
-        TableSpec("mutations", (
-            _c("mutation", "key", True), _c("gene", "ref", True, target="genes"),
-            _c("kind", "enum", True, "substitution", "stop-gain", "deletion"), _c("ref", required=True),
-            _c("position", "int", True), _c("alt", required=True),
-            *(_c(drug, "enum", False, *_R_S) for drug in RESISTANCE_DRUGS),
-            _c("basis", "enum", True, "clinical", "in-vitro"), _c("gcv_level", "enum", False, "low", "high"),
-            _c("level_source"), _c("most_common", "bool", True), _c("source_gene", "ref", True, target="genes"),
-            _c("source_wording", required=True), _c("repair"),
-            _c("repair_certainty", "enum", False, "certain", "probable", "uncertain"),
-        ), key="mutation"),
-        TableSpec("table4-rows", (
-            _c("row", "int", True), _c("label", required=True), _c("genes", "refs", target="genes"),
-            _c("resistant_to", "refs", target="therapies"), _c("not_resistant_to", "refs", target="therapies"),
-            _c("gcv_level", "enum", False, "low", "high"), _c("refractory_without_resistance", "bool", True),
-            _c("source_wording", required=True), _c("note"),
-        ), key="row", numeric_key=True),
-        TableSpec("table4-options", (
-            _c("option", "key", True), _c("row", "ref", True, target="table4-rows"), _c("rank", "int", True),
-            _c("action", "ref", True, target="concepts:action-"), _c("modality", "ref", True, target="concepts:modality-"),
-            _c("therapies", "refs", True, target="therapies"), _c("regimen", "ref", target="regimens"),
-            _c("replaces", "ref", target="therapies"), _c("condition", "ref", target="concepts:condition-"),
-            _c("prescribed_despite_resistance", "bool"), _c("source_wording", required=True), _c("note"),
-        ), key="option"),
-        TableSpec("recommendations", (
-            _c("id", "key", True), _c("section", "ref", True, target="sections"),
-            _c("appendix_group", "enum", False, "faq3-8", "faq9-15", "faq16-18", "faq19-22"),
-            _c("faq", "ref", True, target="sections"), _c("statement", required=True),
-            _c("source_wording", required=True), _c("strength", "enum", True, *GRADES["strength"]),
-            _c("evidence", "enum", True, *GRADES["evidence"]), _c("references", "refs", target="references"),
-            _c("about", "refs", True, target="topics"), _c("polarity", "enum", True, "for", "against", "optional"),
-            _c("counterpart", "ref", target="recommendations"), _c("note"),
-        ), key="id"),
-        TableSpec("definitions", (
-            _c("term", "key", True), _c("label", required=True), _c("kind", "enum", True, "infection", "disease"),
-            _c("min_days_on_therapy", "int"), _c("min_fold_rise", "decimal"), _c("max_fold_rise", "decimal"),
-            _c("same_assay_required", "bool"), _c("references", "refs", target="references"), *_PROVENANCE,
-        ), key="term"),
-        TableSpec("thresholds", (
-            _c("threshold", "key", True), _c("label", required=True),
-            _c("quantity", "ref", True, target="concepts:quantity-"), _c("comparator", "enum", True, "<", "<=", ">=", ">"),
-            _c("value", "decimal", True), _c("unit", "enum", True, "IU/mL", "%"), _c("genes", "refs", target="genes"),
-            _c("specimen", "ref", target="concepts:specimen-"), _c("recommendation", "ref", target="recommendations"),
-            _c("references", "refs", target="references"), *_PROVENANCE,
-        ), key="threshold"),
-        TableSpec("risk-factors", (
-            _c("id", "key", True), _c("category", "ref", True, target="concepts:risk-"), _c("label", required=True),
-            _c("source_wording", required=True), _c("examples"), _c("references", "refs", target="references"),
-            _c("patient_term"), _c("note"),
-        ), key="id"),
-        TableSpec("disease-sites", (
-            _c("site", "key", True), _c("label", required=True), _c("system", "ref", True, target="concepts:system-"),
-            _c("cns", "bool", True), _c("symptoms", required=True), _c("diagnostic_procedures", required=True),
-            _c("specimen_types", required=True), _c("specimen_tokens", "refs", True, target="concepts:specimen-"),
-            _c("findings"), _c("response_to_treatment"), _c("comment"), _c("source_wording", required=True),
-            _c("note"),
-        ), key="site"),
-        TableSpec("diagnostics", (
-            _c("method", "key", True), _c("label", required=True), _c("research_setting", "bool", True),
-            _c("comments", required=True), _c("genes", "refs", target="genes"),
-            _c("specimens", "refs", target="concepts:specimen-"), _c("references", "refs", target="references"),
-            _c("source_wording", required=True), _c("note"),
-        ), key="method"),
+        TableSpec(
+            "concepts",
+            (
+                _c("concept", "key", True),
+                _c("class", "key", True),
+                _c("scheme", "ref", False, target="concepts"),
+                _c("notation", required=True),
+                _c("label", required=True),
+                _c("definition", required=True),
+            ),
+            key="concept",
+        ),
+        TableSpec(
+            "references",
+            (
+                _c("number", "int", True),
+                _c("citation", required=True),
+                _c("year", "int"),
+                _c("url"),
+                _c("doi"),
+                _c("note"),
+            ),
+            key="number",
+            numeric_key=True,
+        ),
+        TableSpec(
+            "genes",
+            (
+                _c("gene", "key", True),
+                _c("label", required=True),
+                _c("protein", required=True),
+                _c("refseq_protein", required=True),
+                _c("ncbi_gene_id", "int", True),
+                _c("protein_length", "int", True),
+                *_PROVENANCE,
+            ),
+            key="gene",
+        ),
+        TableSpec(
+            "therapies",
+            (
+                _c("therapy", "key", True),
+                _c("label", required=True),
+                _c(
+                    "kind",
+                    "enum",
+                    True,
+                    "antiviral",
+                    "adjunct-agent",
+                    "growth-factor",
+                    "immunoglobulin",
+                    "cell-therapy",
+                ),
+                _c("chebi"),
+                _c("drugbank"),
+                _c("route", "enum", False, "oral", "intravenous", "subcutaneous"),
+                _c("prodrug_of", "ref", target="therapies"),
+                _c("investigational", "bool", True),
+                *_PROVENANCE,
+                _c("note"),
+            ),
+            key="therapy",
+        ),
+        TableSpec(
+            "regimens",
+            (
+                _c("regimen", "key", True),
+                _c("therapy", "ref", True, target="therapies"),
+                _c("label", required=True),
+                _c("min_mg_per_kg", "decimal"),
+                _c("max_mg_per_kg", "decimal"),
+                _c("dose_mg", "decimal"),
+                _c("interval_h", "decimal", True),
+                _c("route", "enum", True, "oral", "intravenous", "subcutaneous"),
+                *_PROVENANCE,
+            ),
+            key="regimen",
+        ),
+        TableSpec(
+            "mutations",
+            (
+                _c("mutation", "key", True),
+                _c("gene", "ref", True, target="genes"),
+                _c("kind", "enum", True, "substitution", "stop-gain", "deletion"),
+                _c("ref", required=True),
+                _c("position", "int", True),
+                _c("alt", required=True),
+                *(_c(drug, "enum", False, *_R_S) for drug in RESISTANCE_DRUGS),
+                _c("basis", "enum", True, "clinical", "in-vitro"),
+                _c("gcv_level", "enum", False, "low", "high"),
+                _c("level_source"),
+                _c("most_common", "bool", True),
+                _c("source_gene", "ref", True, target="genes"),
+                _c("source_wording", required=True),
+                _c("repair"),
+                _c("repair_certainty", "enum", False, "certain", "probable", "uncertain"),
+            ),
+            key="mutation",
+        ),
+        TableSpec(
+            "table4-rows",
+            (
+                _c("row", "int", True),
+                _c("label", required=True),
+                _c("genes", "refs", target="genes"),
+                _c("resistant_to", "refs", target="therapies"),
+                _c("not_resistant_to", "refs", target="therapies"),
+                _c("gcv_level", "enum", False, "low", "high"),
+                _c("refractory_without_resistance", "bool", True),
+                _c("source_wording", required=True),
+                _c("note"),
+            ),
+            key="row",
+            numeric_key=True,
+        ),
+        TableSpec(
+            "table4-options",
+            (
+                _c("option", "key", True),
+                _c("row", "ref", True, target="table4-rows"),
+                _c("rank", "int", True),
+                _c("action", "ref", True, target="concepts:action-"),
+                _c("modality", "ref", True, target="concepts:modality-"),
+                _c("therapies", "refs", True, target="therapies"),
+                _c("regimen", "ref", target="regimens"),
+                _c("replaces", "ref", target="therapies"),
+                _c("condition", "ref", target="concepts:condition-"),
+                _c("prescribed_despite_resistance", "bool"),
+                _c("source_wording", required=True),
+                _c("note"),
+            ),
+            key="option",
+        ),
+        TableSpec(
+            "recommendations",
+            (
+                _c("id", "key", True),
+                _c("section", "ref", True, target="sections"),
+                _c("appendix_group", "enum", False, "faq3-8", "faq9-15", "faq16-18", "faq19-22"),
+                _c("faq", "ref", True, target="sections"),
+                _c("statement", required=True),
+                _c("source_wording", required=True),
+                _c("strength", "enum", True, *GRADES["strength"]),
+                _c("evidence", "enum", True, *GRADES["evidence"]),
+                _c("references", "refs", target="references"),
+                _c("about", "refs", True, target="topics"),
+                _c("polarity", "enum", True, "for", "against", "optional"),
+                _c("counterpart", "ref", target="recommendations"),
+                _c("note"),
+            ),
+            key="id",
+        ),
+        TableSpec(
+            "definitions",
+            (
+                _c("term", "key", True),
+                _c("label", required=True),
+                _c("kind", "enum", True, "infection", "disease"),
+                _c("min_days_on_therapy", "int"),
+                _c("min_fold_rise", "decimal"),
+                _c("max_fold_rise", "decimal"),
+                _c("same_assay_required", "bool"),
+                _c("references", "refs", target="references"),
+                *_PROVENANCE,
+            ),
+            key="term",
+        ),
+        TableSpec(
+            "thresholds",
+            (
+                _c("threshold", "key", True),
+                _c("label", required=True),
+                _c("quantity", "ref", True, target="concepts:quantity-"),
+                _c("comparator", "enum", True, "<", "<=", ">=", ">"),
+                _c("value", "decimal", True),
+                _c("unit", "enum", True, "IU/mL", "%"),
+                _c("genes", "refs", target="genes"),
+                _c("specimen", "ref", target="concepts:specimen-"),
+                _c("recommendation", "ref", target="recommendations"),
+                _c("references", "refs", target="references"),
+                *_PROVENANCE,
+            ),
+            key="threshold",
+        ),
+        TableSpec(
+            "risk-factors",
+            (
+                _c("id", "key", True),
+                _c("category", "ref", True, target="concepts:risk-"),
+                _c("label", required=True),
+                _c("source_wording", required=True),
+                _c("examples"),
+                _c("references", "refs", target="references"),
+                _c("patient_term"),
+                _c("note"),
+            ),
+            key="id",
+        ),
+        TableSpec(
+            "disease-sites",
+            (
+                _c("site", "key", True),
+                _c("label", required=True),
+                _c("system", "ref", True, target="concepts:system-"),
+                _c("cns", "bool", True),
+                _c("symptoms", required=True),
+                _c("diagnostic_procedures", required=True),
+                _c("specimen_types", required=True),
+                _c("specimen_tokens", "refs", True, target="concepts:specimen-"),
+                _c("findings"),
+                _c("response_to_treatment"),
+                _c("comment"),
+                _c("source_wording", required=True),
+                _c("note"),
+            ),
+            key="site",
+        ),
+        TableSpec(
+            "diagnostics",
+            (
+                _c("method", "key", True),
+                _c("label", required=True),
+                _c("research_setting", "bool", True),
+                _c("comments", required=True),
+                _c("genes", "refs", target="genes"),
+                _c("specimens", "refs", target="concepts:specimen-"),
+                _c("references", "refs", target="references"),
+                _c("source_wording", required=True),
+                _c("note"),
+            ),
+            key="method",
+        ),
     )
 }
 
@@ -224,7 +368,7 @@ def _check_keys_unique_and_sorted(spec: TableSpec, rows: list[tuple[int, Row]]) 
         if key in seen:
             raise TableError(spec.path, number, f"duplicate {spec.key} {key!r}")
         seen.add(key)
-        order = [int(key)] if spec.numeric_key else natural_key(key)
+        order: list[int | str] = [int(key)] if spec.numeric_key else natural_key(key)
         if previous is not None and order < previous:
             raise TableError(spec.path, number, f"rows must be sorted by {spec.key}: {key!r} comes too late")
         previous = order
@@ -255,7 +399,8 @@ def load_tables() -> Tables:
                         target_keys = keys[column.target]
                         if value not in target_keys:
                             raise TableError(
-                                spec.path, number,
+                                spec.path,
+                                number,
                                 f"column {column.name!r}: {value!r} is not a known {_describe(column.target)}",
                             )
     return tables
@@ -273,11 +418,13 @@ def _key_sets(tables: Tables) -> dict[str, frozenset[str]]:
     targets["sections"] = SECTIONS
     # A statement can be about a therapy, a disease site or a topic concept.
     targets["topics"] = (
-        keys["therapies"] | keys["disease-sites"] | {c.removeprefix("topic-") for c in concepts if c.startswith("topic-")}
+        keys["therapies"]
+        | keys["disease-sites"]
+        | {c.removeprefix("topic-") for c in concepts if c.startswith("topic-")}
     )
     for spec in SPECS.values():
         for column in spec.columns:
-            table, _, prefix = column.target.partition(":")
+            _, _, prefix = column.target.partition(":")
             if prefix:
                 targets[column.target] = frozenset(c.removeprefix(prefix) for c in concepts if c.startswith(prefix))
     return targets
@@ -310,7 +457,9 @@ def check_mutations(tables: Tables) -> None:
             raise TableError(path, number, f"position {position} lies outside {gene} (1-{lengths[gene]})")
         earlier = residue_at.setdefault((gene, position), (row["ref"], number))
         if earlier[0] != row["ref"]:
-            raise TableError(path, number, f"{gene} residue {position} is {row['ref']} here but {earlier[0]} on line {earlier[1]}")
+            raise TableError(
+                path, number, f"{gene} residue {position} is {row['ref']} here but {earlier[0]} on line {earlier[1]}"
+            )
         if "R" not in (row[drug] for drug in RESISTANCE_DRUGS):
             raise TableError(path, number, "a Table 5 mutation must confer resistance to at least one drug (R)")
         if bool(row["gcv_level"]) and row["ganciclovir"] != "R":

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -59,11 +58,16 @@ def test_mutation_differing_from_its_source_records_a_repair(row: dict[str, str]
     """DESIGN.md, 'The source text is damaged': every change to the source is on the fact."""
     changed = not _literal_in_source(row) or row["source_gene"] != row["gene"]
     if changed:
-        assert row["repair"] and row["repair_certainty"], f"{row['mutation']} differs from the source text: record the repair"
+        assert row["repair"] and row["repair_certainty"], (
+            f"{row['mutation']} differs from the source text: record the repair"
+        )
 
 
-@pytest.mark.parametrize("row", [row for row in MUTATIONS if row["repair"] and row["repair_certainty"] == "certain"],
-                         ids=lambda row: row["mutation"])
+@pytest.mark.parametrize(
+    "row",
+    [row for row in MUTATIONS if row["repair"] and row["repair_certainty"] == "certain"],
+    ids=lambda row: row["mutation"],
+)
 def test_certain_repairs_are_confirmed_by_herpesdrg(row: dict[str, str], herpesdrg: set[tuple[str, str]]) -> None:
     """A repair called certain must name a mutation an independent database knows."""
     name = f"{row['ref']}{row['position']}{row['alt']}"
@@ -108,6 +112,7 @@ def test_references_are_numbered_1_to_122_without_gaps(tables: tables_module.Tab
 
 # ---- the rules themselves: a broken table stops the build with file, line and problem ---------
 
+
 @pytest.fixture()
 def table_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     copy = tmp_path / "tables"
@@ -145,13 +150,30 @@ BAD_ROWS = {
     "duplicate key": ("mutations", lambda p: _duplicate_line(p, 5), 6, "duplicate mutation"),
     "unsorted": ("mutations", lambda p: _swap_lines(p, 2), 3, "must be sorted"),
     "not a number": ("genes", lambda p: _edit(p, "UL27", {"protein_length": "six hundred"}), 2, "not a whole number"),
-    "bad grade": ("recommendations", lambda p: _edit(p, "faq9-high-dose-ganciclovir", {"strength": "F"}), None, "'strength'"),
-    "unknown drug": ("table4-options", lambda p: _edit(p, "table4-row-1-option-1", {"therapies": "foscarnett"}), 2,
-                     "not a known key of therapies"),
-    "position outside protein": ("mutations", lambda p: _edit(p, "UL27_A406V", {"position": "4060", "mutation": "UL27_A4060V"}),
-                                 None, "outside UL27"),
-    "residues disagree": ("mutations", lambda p: _edit(p, "UL56_C325Y", {"ref": "D", "mutation": "UL56_D325Y"}),
-                          None, "UL56 residue 325 is D here but C"),
+    "bad grade": (
+        "recommendations",
+        lambda p: _edit(p, "faq9-high-dose-ganciclovir", {"strength": "F"}),
+        None,
+        "'strength'",
+    ),
+    "unknown drug": (
+        "table4-options",
+        lambda p: _edit(p, "table4-row-1-option-1", {"therapies": "foscarnett"}),
+        2,
+        "not a known key of therapies",
+    ),
+    "position outside protein": (
+        "mutations",
+        lambda p: _edit(p, "UL27_A406V", {"position": "4060", "mutation": "UL27_A4060V"}),
+        None,
+        "outside UL27",
+    ),
+    "residues disagree": (
+        "mutations",
+        lambda p: _edit(p, "UL56_C325Y", {"ref": "D", "mutation": "UL56_D325Y"}),
+        None,
+        "UL56 residue 325 is D here but C",
+    ),
     "key does not match": ("mutations", lambda p: _edit(p, "UL97_C592G", {"alt": "F"}), None, "should be 'UL97_C592F'"),
 }
 

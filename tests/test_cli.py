@@ -1,0 +1,53 @@
+"""The cmvrr command: exit codes, messages that name file and line, nothing written half-way."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kg_builder import tables as tables_module
+from kg_builder.cli import main
+
+
+def test_build_writes_release_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["build", "--out", str(tmp_path), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert sorted(Path(path).name for path in report["written"]) == [
+        "cmv-rr.jsonld",
+        "cmv-rr.nt",
+        "cmv-rr.owl",
+        "cmv-rr.ttl",
+    ]
+
+
+def test_bad_table_row_exits_1_names_file_and_line_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    copy = tmp_path / "tables"
+    shutil.copytree(tables_module.TABLES_DIR, copy)
+    genes = copy / "genes.tsv"
+    genes.write_text(genes.read_text().replace("\t707\t", "\t-707\t"))
+    monkeypatch.setattr(tables_module, "TABLES_DIR", copy)
+    out = tmp_path / "release"
+    assert main(["build", "--out", str(out)]) == 1
+    error = capsys.readouterr().err
+    assert "genes.tsv:7" in error and "protein_length" in error
+    assert "Traceback" not in error
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_usage_error_exits_2_without_traceback() -> None:
+    result = subprocess.run([sys.executable, "-m", "kg_builder.cli", "build"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "--out" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_help_teaches_with_examples() -> None:
+    result = subprocess.run([sys.executable, "-m", "kg_builder.cli", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0
+    assert "exit codes" in result.stdout and "cmvrr build --out" in result.stdout
