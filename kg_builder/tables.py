@@ -157,6 +157,7 @@ SPECS: dict[str, TableSpec] = {
                 _c("source_wording", required=True),
                 _c("repair"),
                 _c("repair_certainty", "enum", False, "certain", "probable", "uncertain"),
+                _c("note"),
             ),
             key="mutation",
         ),

@@ -62,11 +62,25 @@ def merlin_genes() -> dict[str, dict[str, str]]:
 
 
 @pytest.fixture(scope="session")
-def herpesdrg() -> set[tuple[str, str]]:
-    """(gene, aa_change) pairs of HerpesDRG rows with virus HCMV and status A."""
+def herpesdrg_folds() -> dict[tuple[str, str, str], float]:
+    """Largest single-mutation EC50 fold change per (gene, aa_change, drug) in HerpesDRG rows with
+    virus HCMV and status A; rows that describe a mutation pair (co_aa) are left out."""
+    folds: dict[tuple[str, str, str], float] = {}
     with (_require_reference() / "herpesdrg-db.tsv").open() as handle:
-        return {
-            (row["gene"], row["aa_change"])
-            for row in csv.DictReader(handle, delimiter="\t")
-            if row["virus"] == "HCMV" and row["status"] == "A"
-        }
+        for row in csv.DictReader(handle, delimiter="\t"):
+            if row["virus"] != "HCMV" or row["status"] != "A" or row["co_aa"]:
+                continue
+            for drug in ("ganciclovir", "foscarnet", "cidofovir", "letermovir", "maribavir"):
+                try:
+                    fold = float(row[drug.capitalize()])
+                except ValueError:
+                    fold = 0.0  # blank or a word: the mutation is known, the drug not measured
+                key = (row["gene"], row["aa_change"], drug)
+                folds[key] = max(fold, folds.get(key, 0.0))
+    return folds
+
+
+@pytest.fixture(scope="session")
+def herpesdrg(herpesdrg_folds: dict[tuple[str, str, str], float]) -> set[tuple[str, str]]:
+    """(gene, aa_change) pairs HerpesDRG measured on their own."""
+    return {(gene, change) for gene, change, _ in herpesdrg_folds}

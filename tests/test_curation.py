@@ -189,3 +189,19 @@ def test_bad_rows_fail_with_file_line_and_problem(table_copy: Path, case: str) -
     if line is not None:
         assert caught.value.line == line
     assert expected in str(caught.value)
+
+
+@pytest.mark.parametrize("row", MUTATIONS, ids=MUTATION_IDS)
+def test_resistance_claims_are_confirmed_by_herpesdrg_or_flagged(
+    row: dict[str, str], herpesdrg_folds: dict[tuple[str, str, str], float]
+) -> None:
+    """Cross-source check (DESIGN.md): an R of Table 5 that HerpesDRG does not back at >= 2-fold
+    (the low band of its authors) carries a note saying so, for users to weigh."""
+    change = f"{row['ref']}{row['position']}{row['alt']}"
+    unconfirmed = [
+        drug
+        for drug in RESISTANCE_DRUGS
+        if row[drug] == "R" and herpesdrg_folds.get((row["gene"], change, drug), 0.0) < 2.0
+    ]
+    if unconfirmed:
+        assert "HerpesDRG" in row["note"], f"{row['mutation']}: HerpesDRG does not confirm {unconfirmed}; add a note"
