@@ -26,6 +26,7 @@ from .namespaces import (
     ncbigene,
     refseq,
 )
+from .rdfterms import boolean, decimal, en, integer, string
 from .tables import RESISTANCE_DRUGS, Row, Tables
 
 GUIDELINE = CMVRR["astct-2021-cmv-rr"]
@@ -53,28 +54,6 @@ _STATE_CLASS = {
 _COLUMN_DRUGS = {drug: (drug,) for drug in RESISTANCE_DRUGS} | {"ganciclovir": ("ganciclovir", "valganciclovir")}
 # Table 5's footnotes: EC50 fold changes in Lurain & Chou 2010 [116]; a fuller list in Chou 2020 [23].
 _TABLE5_REFERENCES = ("23", "116")
-
-
-def en(text: str) -> Literal:
-    return Literal(text, lang="en")
-
-
-def string(text: str) -> Literal:
-    return Literal(text, datatype=XSD.string)
-
-
-def integer(text: str | int) -> Literal:
-    return Literal(int(text), datatype=XSD.integer)
-
-
-def decimal(text: str) -> Literal:
-    """xsd:decimal in its canonical lexical form ("1000.0"), which every syntax writes alike."""
-    whole, _, fraction = text.partition(".")
-    return Literal(f"{whole}.{fraction.rstrip('0') or '0'}", datatype=XSD.decimal)
-
-
-def boolean(text: str) -> Literal:
-    return Literal(text == "true", datatype=XSD.boolean)
 
 
 def section(key: str) -> URIRef:

@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import TableError
+from .mutations import ONE_LETTER as AMINO_ACIDS
+from .mutations import MutationName
 from .paths import TABLES_DIR
 
 Row = dict[str, str]
 
 GRADES = {"strength": "ABCDE", "evidence": ("I", "II", "III")}
 RESISTANCE_DRUGS = ("ganciclovir", "foscarnet", "cidofovir", "letermovir", "maribavir")
-AMINO_ACIDS = frozenset("ACDEFGHIKLMNPQRSTVWY")
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ SPECS: dict[str, TableSpec] = {
             (
                 _c("mutation", "key", True),
                 _c("gene", "ref", True, target="genes"),
-                _c("kind", "enum", True, "substitution", "stop-gain", "deletion"),
+                _c("kind", "enum", True, "substitution", "stop-gain"),
                 _c("ref", required=True),
                 _c("position", "int", True),
                 _c("alt", required=True),
@@ -432,11 +433,8 @@ def _key_sets(tables: Tables) -> dict[str, frozenset[str]]:
 
 
 def mutation_name(row: Row) -> str:
-    """The key a Table 5 row must have: gene, reference residue, position, change (stop: 'stop')."""
-    if row["kind"] == "deletion":
-        return f"{row['gene']}_del{row['position']}-{row['alt']}"
-    change = "stop" if row["alt"] == "*" else row["alt"]
-    return f"{row['gene']}_{row['ref']}{row['position']}{change}"
+    """The key a Table 5 row must have: the normal name of its mutation (UL97_C592G, UL27_C415stop)."""
+    return MutationName(row["gene"], int(row["position"]), row["ref"], row["alt"]).local_name
 
 
 def check_mutations(tables: Tables) -> None:
@@ -448,7 +446,7 @@ def check_mutations(tables: Tables) -> None:
         gene, position = row["gene"], int(row["position"])
         if row["ref"] not in AMINO_ACIDS:
             raise TableError(path, number, f"reference residue {row['ref']!r} is not a one-letter amino acid")
-        if row["kind"] != "deletion" and row["alt"] not in AMINO_ACIDS | {"*"}:
+        if row["alt"] not in AMINO_ACIDS | {"*"}:
             raise TableError(path, number, f"alternative residue {row['alt']!r} is not an amino acid or *")
         if (row["alt"] == "*") != (row["kind"] == "stop-gain"):
             raise TableError(path, number, "kind stop-gain goes with alternative residue * and only with it")

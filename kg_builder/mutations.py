@@ -1,0 +1,110 @@
+"""Mutation notations as laboratories send them, normalised to one form.
+
+Accepted (case-insensitive): ``UL97:C592G``, ``UL97 C592G``, ``C592G`` with the gene given
+separately, HGVS protein notation ``p.Cys592Gly`` and ``p.(Cys592Gly)``, stops as ``*``, ``X``
+or ``Ter`` (``C415*``, ``p.Cys415Ter``), in-frame deletions ``del591-607``, ``p.591_607del`` and
+``p.Ala591_Cys607del``. The normal form is ``GENE:C592G`` / ``GENE:C415*`` / ``GENE:del591-607``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .errors import CmvrrError
+
+THREE_LETTER = {
+    "ALA": "A", "ARG": "R", "ASN": "N", "ASP": "D", "CYS": "C", "GLN": "Q", "GLU": "E", "GLY": "G",
+    "HIS": "H", "ILE": "I", "LEU": "L", "LYS": "K", "MET": "M", "PHE": "F", "PRO": "P", "SER": "S",
+    "THR": "T", "TRP": "W", "TYR": "Y", "VAL": "V", "TER": "*",
+}  # fmt: skip
+ONE_LETTER = frozenset("ACDEFGHIKLMNPQRSTVWY")
+
+_GENE = r"(?P<gene>UL\d+)"
+_SEPARATOR = r"[\s:_]+"
+_SUBSTITUTION = re.compile(r"(?P<ref>[A-Z])(?P<pos>\d+)(?P<alt>[A-Z*])")
+_HGVS_SUBSTITUTION = re.compile(r"P\.\(?(?P<ref>[A-Z]{3})(?P<pos>\d+)(?P<alt>[A-Z]{3}|\*)\)?")
+_DELETION = re.compile(r"(?:DEL(?P<start>\d+)(?:-(?P<end>\d+))?)")
+_HGVS_DELETION = re.compile(r"P\.\(?(?:[A-Z]{3})?(?P<start>\d+)(?:_(?:[A-Z]{3})?(?P<end>\d+))?DEL\)?")
+_WITH_GENE = re.compile(rf"{_GENE}{_SEPARATOR}(?P<change>.+)")
+
+
+class MutationSyntaxError(CmvrrError):
+    """A mutation string no accepted notation reads."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True, order=True)
+class MutationName:
+    """One mutation in normal form. ``alt`` is ``*`` for a stop; deletions have ``end``."""
+
+    gene: str
+    position: int
+    ref: str = ""
+    alt: str = ""
+    end: int = 0
+
+    @property
+    def kind(self) -> str:
+        if self.end:
+            return "deletion"
+        return "stop-gain" if self.alt == "*" else "substitution"
+
+    def __str__(self) -> str:
+        return f"{self.gene}:{self.change}"
+
+    @property
+    def change(self) -> str:
+        if self.kind == "deletion":
+            return f"del{self.position}" + (f"-{self.end}" if self.end != self.position else "")
+        return f"{self.ref}{self.position}{self.alt}"
+
+    @property
+    def local_name(self) -> str:
+        """The knowledge graph's key: UL97_C592G, UL27_C415stop, UL97_del591-607."""
+        change = self.change.replace("*", "stop")
+        return f"{self.gene}_{change}"
+
+
+def parse_mutation(text: str, gene: str | None = None) -> MutationName:
+    """Read one mutation string; ``gene`` is used when the string names none."""
+    cleaned = re.sub(r"\s+", " ", text.strip()).upper()
+    with_gene = _WITH_GENE.fullmatch(cleaned)
+    named_gene, change = (with_gene["gene"], with_gene["change"]) if with_gene else (None, cleaned)
+    if named_gene and gene and named_gene != gene.upper():
+        raise MutationSyntaxError(f"mutation {text!r} names gene {named_gene} but was given under {gene}")
+    chosen = named_gene or (gene.upper() if gene else None)
+    if not chosen:
+        raise MutationSyntaxError(f"mutation {text!r} names no gene: write it as GENE:CHANGE, e.g. UL97:C592G")
+    return _parse_change(change.strip(), chosen, text)
+
+
+def _parse_change(change: str, gene: str, original: str) -> MutationName:
+    if match := _SUBSTITUTION.fullmatch(change):
+        return _substitution(gene, match["ref"], match["pos"], match["alt"], original)
+    if match := _HGVS_SUBSTITUTION.fullmatch(change):
+        ref, alt = THREE_LETTER.get(match["ref"]), THREE_LETTER.get(match["alt"], match["alt"])
+        if ref is None or ref == "*" or alt not in ONE_LETTER | {"*"}:
+            raise MutationSyntaxError(f"mutation {original!r}: unknown amino-acid code")
+        return _substitution(gene, ref, match["pos"], alt, original)
+    if match := _DELETION.fullmatch(change) or _HGVS_DELETION.fullmatch(change):
+        start = int(match["start"])
+        end = int(match["end"] or start)
+        if end < start:
+            raise MutationSyntaxError(f"mutation {original!r}: deletion ends before it starts")
+        return MutationName(gene, start, end=end)
+    raise MutationSyntaxError(
+        f"mutation {original!r} is not in a known notation (e.g. UL97:C592G, p.Cys592Gly, UL27:C415*, UL97:del591-607)"
+    )
+
+
+def _substitution(gene: str, ref: str, position: str, alt: str, original: str) -> MutationName:
+    alt = "*" if alt == "X" else alt
+    if ref not in ONE_LETTER:
+        raise MutationSyntaxError(f"mutation {original!r}: {ref!r} is not an amino acid")
+    if ref == alt:
+        raise MutationSyntaxError(f"mutation {original!r} changes nothing ({ref} to {alt})")
+    if int(position) < 1:
+        raise MutationSyntaxError(f"mutation {original!r}: positions start at 1")
+    return MutationName(gene, int(position), ref, alt)

@@ -1,0 +1,243 @@
+"""Patient input (Turtle or any RDF syntax, or the JSON record) -> one patient-instance graph.
+
+JSON records are first checked against the shipped JSON Schema for structure; ranges and
+clinical consistency are left to the SHACL shapes, so Turtle and JSON input meet the same rules.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from rdflib import Graph, URIRef
+from rdflib.namespace import RDF, RDFS
+
+from .errors import CmvrrError
+from .mutations import MutationName, MutationSyntaxError, parse_mutation
+from .namespaces import CMVRR
+from .rdfterms import boolean, date, decimal, integer, string
+
+PATIENT_BASE = "https://w3id.org/cmv-rr/patient/"
+SCHEMA_PATH = Path(__file__).with_name("patient.schema.json")
+RDF_SYNTAX = {
+    ".ttl": "turtle",
+    ".nt": "nt",
+    ".n3": "n3",
+    ".jsonld": "json-ld",
+    ".rdf": "xml",
+    ".owl": "xml",
+    ".xml": "xml",
+}
+_KIND_CLASS = {
+    "substitution": CMVRR.AminoAcidSubstitution,
+    "stop-gain": CMVRR.StopGain,
+    "deletion": CMVRR.InframeDeletion,
+}
+
+
+class InputParseError(CmvrrError):
+    """A file that cannot be read as JSON or RDF at all (exit code 2)."""
+
+
+@dataclass(frozen=True)
+class InputProblem:
+    """A structural problem found before SHACL (JSON Schema, mutation notation)."""
+
+    patient: str
+    path: str
+    message: str
+
+
+@dataclass
+class PatientInput:
+    """What one input file yields: its graph and any structural problems."""
+
+    source: Path
+    graph: Graph
+    problems: list[InputProblem] = field(default_factory=list)
+
+
+def patient_iri(patient_id: str) -> URIRef:
+    return URIRef(f"{PATIENT_BASE}{patient_id}")
+
+
+@cache
+def _schema_validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
+
+
+def read_patient_file(path: Path) -> PatientInput:
+    """Read one file; JSON by its .json suffix (or content), RDF otherwise."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InputParseError(f"{path}: cannot read: {error}") from error
+    if path.suffix.lower() in (".json", ".jsonl") or (
+        path.suffix.lower() not in RDF_SYNTAX and text.lstrip()[:1] in "{["
+    ):
+        return _read_json(path, text)
+    return _read_rdf(path, text)
+
+
+def _read_rdf(path: Path, text: str) -> PatientInput:
+    graph = Graph()
+    try:
+        graph.parse(data=text, format=RDF_SYNTAX.get(path.suffix.lower(), "turtle"), publicID=path.resolve().as_uri())
+    except Exception as error:  # rdflib's parsers raise many unrelated exception types
+        raise InputParseError(f"{path}: not valid RDF: {_first_line(error)}") from error
+    return PatientInput(path, graph)
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def _read_json(path: Path, text: str) -> PatientInput:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputParseError(f"{path}:{error.lineno}:{error.colno}: not valid JSON: {error.msg}") from error
+    records = data if isinstance(data, list) else [data]
+    graph, problems = Graph(), []
+    for index, record in enumerate(records):
+        label = record.get("id", f"record {index + 1}") if isinstance(record, dict) else f"record {index + 1}"
+        errors = sorted(_schema_validator().iter_errors(record), key=lambda e: list(e.absolute_path))
+        if errors:
+            problems += [InputProblem(str(label), _pointer(e.absolute_path), _schema_message(e)) for e in errors]
+            continue
+        record_problems = list(_add_record(graph, record))
+        problems += record_problems
+    return PatientInput(path, graph, problems)
+
+
+def _pointer(parts: Any) -> str:
+    return "/" + "/".join(str(part) for part in parts)
+
+
+def _schema_message(error: jsonschema.ValidationError) -> str:
+    if error.validator == "required":
+        return error.message.replace("is a required property", "is required here")
+    if error.validator == "additionalProperties":
+        return f"{error.message} (see the record's keys in the README)"
+    if error.validator == "enum":
+        return f"{error.instance!r} is not one of {error.validator_value}"
+    if error.validator == "pattern" and "date" in str(error.schema.get("description", "")).lower():
+        return f"{error.instance!r} is not an ISO 8601 date (YYYY-MM-DD)"
+    return error.message
+
+
+def _add_record(graph: Graph, record: Mapping[str, Any]) -> Iterator[InputProblem]:
+    patient_id = record["id"]
+    patient = patient_iri(patient_id)
+    add = graph.add
+    add((patient, RDF.type, CMVRR.Patient))
+    add((patient, RDFS.label, string(f"patient {patient_id}")))
+    if "age_years" in record:
+        add((patient, CMVRR.ageYears, decimal(record["age_years"])))
+    if transplant := record.get("transplant"):
+        node = URIRef(f"{patient}/transplant")
+        add((patient, CMVRR.hasTransplant, node))
+        add((node, RDF.type, CMVRR.Transplant))
+        if "donor" in transplant:
+            add((node, CMVRR.hasDonorType, CMVRR[f"donor-{transplant['donor']}"]))
+        if "t_cell_depleted" in transplant:
+            add((node, CMVRR.tCellDepleted, boolean(transplant["t_cell_depleted"])))
+        if "date" in transplant:
+            add((node, CMVRR.transplantDate, date(transplant["date"])))
+    for site in record.get("disease_sites", []):
+        add((patient, CMVRR.hasDiseaseSite, CMVRR[site]))
+    for number, course in enumerate(record.get("antivirals", []), start=1):
+        node = URIRef(f"{patient}/antiviral/{number}")
+        add((patient, CMVRR.hasExposure, node))
+        add((node, RDF.type, CMVRR.AntiviralExposure))
+        add((node, CMVRR.exposureTherapy, CMVRR[course["drug"].strip().lower()]))
+        for key, predicate in (
+            ("dose_mg_per_kg", CMVRR.doseMgPerKg),
+            ("dose_mg", CMVRR.doseMg),
+            ("interval_h", CMVRR.intervalHours),
+        ):
+            if key in course:
+                add((node, predicate, decimal(course[key])))
+        add((node, CMVRR.startDate, date(course["start"])))
+        if "end" in course:
+            add((node, CMVRR.endDate, date(course["end"])))
+        if "intent" in course:
+            add((node, CMVRR.hasIntent, CMVRR[f"intent-{course['intent']}"]))
+    for number, load in enumerate(record.get("viral_loads", []), start=1):
+        node = URIRef(f"{patient}/viral-load/{number}")
+        add((patient, CMVRR.hasViralLoad, node))
+        add((node, RDF.type, CMVRR.ViralLoadMeasurement))
+        add((node, CMVRR.iuPerMl, decimal(load["iu_per_ml"])))
+        add((node, CMVRR.measuredOn, date(load["date"])))
+        if "specimen" in load:
+            add((node, CMVRR.hasSpecimen, CMVRR[f"specimen-{load['specimen']}"]))
+        if "assay" in load:
+            add((node, CMVRR.assay, string(load["assay"])))
+    for number, test in enumerate(record.get("genotype_tests", []), start=1):
+        yield from _add_genotype_test(graph, patient, URIRef(f"{patient}/genotype-test/{number}"), test, number)
+    if factors := record.get("host_factors"):
+        node = URIRef(f"{patient}/host-factors")
+        add((patient, CMVRR.hasHostFactors, node))
+        add((node, RDF.type, CMVRR.HostFactors))
+        for key, predicate in (
+            ("gvhd", CMVRR.hasGVHD),
+            ("lymphopenia", CMVRR.hasLymphopenia),
+            ("car_t", CMVRR.receivedCarT),
+            ("scid", CMVRR.hasSCID),
+        ):
+            if key in factors:
+                add((node, predicate, boolean(factors[key])))
+        if "steroid_mg_per_kg_per_day" in factors:
+            add((node, CMVRR.steroidMgPerKgPerDay, decimal(factors["steroid_mg_per_kg_per_day"])))
+
+
+def _add_genotype_test(
+    graph: Graph, patient: URIRef, node: URIRef, test: Mapping[str, Any], number: int
+) -> Iterator[InputProblem]:
+    add = graph.add
+    add((patient, CMVRR.hasGenotypeTest, node))
+    add((node, RDF.type, CMVRR.GenotypeTest))
+    add((node, CMVRR.measuredOn, date(test["date"])))
+    if "specimen" in test:
+        add((node, CMVRR.hasSpecimen, CMVRR[f"specimen-{test['specimen']}"]))
+    if "viral_load_iu_per_ml" in test:
+        add((node, CMVRR.viralLoadAtTesting, decimal(test["viral_load_iu_per_ml"])))
+    genes = [gene.strip().upper() for gene in test["genes_tested"]]
+    for gene in genes:
+        add((node, CMVRR.geneTested, CMVRR[gene]))
+    only_gene = genes[0] if len(genes) == 1 else None
+    for index, entry in enumerate(test.get("mutations", []), start=1):
+        text, gene = (entry, only_gene) if isinstance(entry, str) else (entry["mutation"], entry.get("gene"))
+        try:
+            mutation = parse_mutation(text, gene)
+        except MutationSyntaxError as error:
+            yield InputProblem(
+                patient.removeprefix(PATIENT_BASE), f"/genotype_tests/{number - 1}/mutations/{index - 1}", str(error)
+            )
+            continue
+        detection = URIRef(f"{node}/detection/{index}")
+        add((node, CMVRR.hasDetection, detection))
+        add((detection, RDF.type, CMVRR.MutationDetection))
+        add((detection, CMVRR.reportedNotation, string(text)))
+        add((detection, CMVRR.ofMutation, describe_mutation(graph, mutation)))
+        if isinstance(entry, dict) and "variant_fraction" in entry:
+            add((detection, CMVRR.variantFraction, decimal(entry["variant_fraction"])))
+
+
+def describe_mutation(graph: Graph, mutation: MutationName) -> URIRef:
+    """The mutation's knowledge-graph IRI, with the facts the shapes check (gene, position, residues)."""
+    node = CMVRR[mutation.local_name]
+    graph.add((node, RDF.type, _KIND_CLASS[mutation.kind]))
+    graph.add((node, CMVRR.inGene, CMVRR[mutation.gene]))
+    graph.add((node, CMVRR.aminoAcidPosition, integer(mutation.position)))
+    if mutation.kind == "deletion":
+        graph.add((node, CMVRR.deletionEnd, integer(mutation.end)))
+    else:
+        graph.add((node, CMVRR.referenceResidue, string(mutation.ref)))
+        graph.add((node, CMVRR.alternativeResidue, string(mutation.alt)))
+    return node

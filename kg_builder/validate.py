@@ -1,0 +1,224 @@
+"""Validate patient inputs: JSON Schema problems, SHACL results, optional reference FASTA check.
+
+The patient graph is validated merged with the knowledge graph (DESIGN.md, Traps: pyshacl's
+ont_graph does not carry plain individuals, so sh:class against knowledge-graph individuals
+needs the graphs merged). Results are grouped by patient.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from pyshacl import validate as shacl_validate
+from rdflib import Graph, URIRef
+from rdflib.namespace import RDF, RDFS, SH
+
+from .errors import CmvrrError
+from .knowledge import knowledge_graph
+from .namespaces import CMVRR
+from .patient import PATIENT_BASE, PatientInput, read_patient_file
+from .paths import CMV_MODULE, CORE_MODULE, SHAPES_DIR
+from .release import parse_module
+from .tables import load_tables
+
+# rdflib logs a traceback for every ill-typed literal (2025-02-30 as xsd:date); the shapes
+# report those as findings, so the log would only repeat them with a traceback.
+logging.getLogger("rdflib.term").setLevel(logging.CRITICAL)
+
+SEVERITY = {SH.Violation: "Violation", SH.Warning: "Warning", SH.Info: "Info"}
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One thing to fix (Violation) or to weigh (Warning), about one node of one patient."""
+
+    severity: str
+    focus: str
+    path: str
+    message: str
+    value: str = ""
+
+
+@dataclass
+class PatientReport:
+    patient: str
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def conforms(self) -> bool:
+        return not any(finding.severity == "Violation" for finding in self.findings)
+
+
+@dataclass
+class FileReport:
+    file: str
+    patients: list[PatientReport]
+
+    @property
+    def conforms(self) -> bool:
+        return all(report.conforms for report in self.patients)
+
+
+# What the patient shapes need to see of the knowledge graph: its class hierarchy and the
+# individuals that sh:class and the residue check look up, with their type-level facts.
+_CONTEXT_PREDICATES = (
+    RDF.type, RDFS.subClassOf, CMVRR.inGene, CMVRR.aminoAcidPosition, CMVRR.referenceResidue,
+    CMVRR.alternativeResidue, CMVRR.proteinLength,
+)
+
+
+@cache
+def knowledge_context() -> Graph:
+    """The slice of ontology and knowledge graph every patient is validated against.
+
+    A slice rather than the whole graph keeps pyshacl's copy of the data graph small."""
+    full = parse_module(CORE_MODULE) + parse_module(CMV_MODULE) + knowledge_graph(load_tables())
+    context = Graph()
+    for predicate in _CONTEXT_PREDICATES:
+        for triple in full.triples((None, predicate, None)):
+            if isinstance(triple[0], URIRef):
+                context.add(triple)
+    return context
+
+
+@cache
+def patient_shapes() -> Graph:
+    return parse_module(SHAPES_DIR / "patient.ttl")
+
+
+def validate_files(paths: Sequence[Path], reference: dict[str, str] | None = None) -> list[FileReport]:
+    """Read every file first (a parse error stops everything: exit 2), then validate each."""
+    inputs = [read_patient_file(path) for path in paths]
+    return [validate_input(item, reference) for item in inputs]
+
+
+def validate_input(item: PatientInput, reference: dict[str, str] | None = None) -> FileReport:
+    patients = sorted(str(p) for p in item.graph.subjects(RDF.type, CMVRR.Patient))
+    reports = {iri: PatientReport(_patient_id(iri)) for iri in patients}
+    for problem in item.problems:
+        iri = PATIENT_BASE + problem.patient
+        reports.setdefault(iri, PatientReport(problem.patient)).findings.append(
+            Finding("Violation", "(record)", problem.path, problem.message)
+        )
+    if not reports:
+        reports["(file)"] = PatientReport("(none)", [Finding("Violation", "(file)", "", "the file describes no cmvrr:Patient")])
+    if len(item.graph):
+        owners = _owners(item.graph, patients)
+        for finding_node, finding in _shacl_findings(item.graph):
+            for patient in owners.get(finding_node, patients):
+                reports[patient].findings.append(_relative(finding, patient))
+        if reference:
+            for patient in patients:
+                reports[patient].findings += _reference_findings(item.graph, reference, owners, patient)
+    for report in reports.values():
+        report.findings = sorted(set(report.findings))
+    return FileReport(str(item.source), [reports[key] for key in sorted(reports)])
+
+
+def _patient_id(iri: str) -> str:
+    return iri.removeprefix(PATIENT_BASE)
+
+
+def _shacl_findings(graph: Graph) -> Iterable[tuple[str, Finding]]:
+    data = graph + knowledge_context()
+    _, results, _ = shacl_validate(
+        data, shacl_graph=patient_shapes(), advanced=True, inference="none", allow_warnings=True
+    )
+    for result in results.subjects(RDF.type, SH.ValidationResult):
+        focus = results.value(result, SH.focusNode)
+        path = results.value(result, SH.resultPath)
+        value = results.value(result, SH.value)
+        message = results.value(result, SH.resultMessage)
+        severity = SEVERITY.get(results.value(result, SH.resultSeverity), "Violation")  # type: ignore[call-overload]
+        yield str(focus), Finding(
+            severity,
+            str(focus),
+            _short(path) if isinstance(path, URIRef) else "",
+            str(message) if message is not None else "does not conform",
+            _value_text(value),
+        )
+
+
+def _value_text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _short(node: object) -> str:
+    text = str(node)
+    return "cmvrr:" + text.removeprefix(str(CMVRR)) if text.startswith(str(CMVRR)) and not text.startswith(PATIENT_BASE) else text
+
+
+def _relative(finding: Finding, patient: str) -> Finding:
+    """Name nodes as a reader of the patient's record would: viral-load/2, not the full IRI."""
+
+    def name(node: str) -> str:
+        if node == patient:
+            return "(patient)"
+        return node[len(patient) + 1 :] if node.startswith(patient + "/") else _short(node)
+
+    value = "" if finding.value == finding.focus else name(finding.value)
+    return Finding(finding.severity, name(finding.focus), finding.path, finding.message, value)
+
+
+def _owners(graph: Graph, patients: Iterable[str]) -> dict[str, list[str]]:
+    """Which patients each node belongs to (everything reachable from the patient node)."""
+    owners: dict[str, list[str]] = defaultdict(list)
+    for patient in patients:
+        seen, stack = {patient}, [URIRef(patient)]
+        while stack:
+            node = stack.pop()
+            owners[str(node)].append(patient)
+            for obj in graph.objects(node, None):
+                if isinstance(obj, URIRef) and str(obj) not in seen:
+                    seen.add(str(obj))
+                    stack.append(obj)
+    return owners
+
+
+def read_fasta(path: Path) -> dict[str, str]:
+    """Gene -> protein sequence; the gene is the first word of each header (>UL97 ...)."""
+    sequences: dict[str, str] = {}
+    name = ""
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as error:
+        raise CmvrrError(f"{path}: cannot read the reference FASTA: {error}") from error
+    for number, line in enumerate(lines, start=1):
+        if line.startswith(">"):
+            name = (line[1:].split() or [""])[0].upper()
+            sequences[name] = ""
+        elif line.strip():
+            if not name:
+                raise CmvrrError(f"{path}:{number}: sequence before the first '>' header")
+            sequences[name] += line.strip().upper()
+    if not sequences:
+        raise CmvrrError(f"{path}: no sequences in the reference FASTA")
+    return sequences
+
+
+def _reference_findings(graph: Graph, reference: dict[str, str], owners: dict[str, list[str]], patient: str) -> list[Finding]:
+    """Safety rule 3 with a user-given reference: check every position, not only known ones."""
+    findings = []
+    for mutation in set(graph.objects(None, CMVRR.ofMutation)):
+        if patient not in owners.get(str(mutation), []):
+            continue
+        gene = str(graph.value(mutation, CMVRR.inGene)).removeprefix(str(CMVRR))
+        position = graph.value(mutation, CMVRR.aminoAcidPosition)
+        residue = graph.value(mutation, CMVRR.referenceResidue)
+        sequence = reference.get(gene)
+        if sequence is None or position is None:
+            continue
+        name = _short(mutation)
+        place = int(position)
+        if place > len(sequence):
+            message = f"{name}: position {place} lies outside {gene} in the reference FASTA ({len(sequence)} residues)."
+            findings.append(Finding("Violation", name, "cmvrr:aminoAcidPosition", message))
+        elif residue is not None and sequence[place - 1] != str(residue):
+            message = f"{name}: the reference FASTA has {sequence[place - 1]} at {gene} {place}, not {residue}."
+            findings.append(Finding("Violation", name, "cmvrr:referenceResidue", message))
+    return findings
