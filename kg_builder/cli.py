@@ -61,7 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("files", nargs="+", type=Path, metavar="FILE", help="patient files, any mix of RDF and JSON")
     validate.add_argument("--format", choices=("text", "json"), default="text", help="report format (default text)")
     validate.add_argument(
-        "--reference", type=Path, metavar="FASTA",
+        "--reference",
+        type=Path,
+        metavar="FASTA",
         help="protein FASTA (header '>GENE ...') to check every mutation position and residue against",
     )
     return parser

@@ -1,9 +1,10 @@
 """Mutation notations as laboratories send them, normalised to one form.
 
 Accepted (case-insensitive): ``UL97:C592G``, ``UL97 C592G``, ``C592G`` with the gene given
-separately, HGVS protein notation ``p.Cys592Gly`` and ``p.(Cys592Gly)``, stops as ``*``, ``X``
-or ``Ter`` (``C415*``, ``p.Cys415Ter``), in-frame deletions ``del591-607``, ``p.591_607del`` and
-``p.Ala591_Cys607del``. The normal form is ``GENE:C592G`` / ``GENE:C415*`` / ``GENE:del591-607``.
+separately, HGVS protein notation ``p.Cys592Gly``, ``p.(Cys592Gly)`` and ``p.C592G``, stops as
+``*``, ``X`` or ``Ter`` (``C415*``, ``C415Ter``, ``p.Cys415Ter``), in-frame deletions
+``del591-607``, ``p.591_607del`` and ``p.Ala591_Cys607del``.
+The normal form is ``GENE:C592G`` / ``GENE:C415*`` / ``GENE:del591-607``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ ONE_LETTER = frozenset("ACDEFGHIKLMNPQRSTVWY")
 
 _GENE = r"(?P<gene>UL\d+)"
 _SEPARATOR = r"[\s:_]+"
-_SUBSTITUTION = re.compile(r"(?P<ref>[A-Z])(?P<pos>\d+)(?P<alt>[A-Z*])")
+_SUBSTITUTION = re.compile(r"(?:P\.)?\(?(?P<ref>[A-Z])(?P<pos>\d+)(?P<alt>TER|[A-Z*])\)?")
 _HGVS_SUBSTITUTION = re.compile(r"P\.\(?(?P<ref>[A-Z]{3})(?P<pos>\d+)(?P<alt>[A-Z]{3}|\*)\)?")
 _DELETION = re.compile(r"(?:DEL(?P<start>\d+)(?:-(?P<end>\d+))?)")
 _HGVS_DELETION = re.compile(r"P\.\(?(?:[A-Z]{3})?(?P<start>\d+)(?:_(?:[A-Z]{3})?(?P<end>\d+))?DEL\)?")
@@ -100,7 +101,7 @@ def _parse_change(change: str, gene: str, original: str) -> MutationName:
 
 
 def _substitution(gene: str, ref: str, position: str, alt: str, original: str) -> MutationName:
-    alt = "*" if alt == "X" else alt
+    alt = "*" if alt in ("X", "TER") else alt
     if ref not in ONE_LETTER:
         raise MutationSyntaxError(f"mutation {original!r}: {ref!r} is not an amino acid")
     if ref == alt:

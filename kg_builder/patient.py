@@ -121,14 +121,15 @@ def _pointer(parts: Any) -> str:
 
 def _schema_message(error: jsonschema.ValidationError) -> str:
     if error.validator == "required":
-        return error.message.replace("is a required property", "is required here")
+        return str(error.message).replace("is a required property", "is required here")
     if error.validator == "additionalProperties":
         return f"{error.message} (see the record's keys in the README)"
     if error.validator == "enum":
         return f"{error.instance!r} is not one of {error.validator_value}"
-    if error.validator == "pattern" and "date" in str(error.schema.get("description", "")).lower():
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    if error.validator == "pattern" and "date" in str(schema.get("description", "")).lower():
         return f"{error.instance!r} is not an ISO 8601 date (YYYY-MM-DD)"
-    return error.message
+    return str(error.message)
 
 
 def _add_record(graph: Graph, record: Mapping[str, Any]) -> Iterator[InputProblem]:

@@ -38,7 +38,9 @@ def validation_text(reports: Sequence[FileReport]) -> str:
     for report in reports:
         lines.append(report.file)
         for patient in report.patients:
-            counts = [f"{sum(f.severity == s for f in patient.findings)} {s.lower()}(s)" for s in ("Violation", "Warning")]
+            counts = [
+                f"{sum(f.severity == s for f in patient.findings)} {s.lower()}(s)" for s in ("Violation", "Warning")
+            ]
             verdict = "conforms" if patient.conforms else "does NOT conform"
             lines.append(f"  patient {patient.patient}: {verdict} ({', '.join(counts)})")
             for finding in patient.findings:

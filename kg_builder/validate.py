@@ -21,8 +21,8 @@ from rdflib.namespace import RDF, RDFS, SH
 from .errors import CmvrrError
 from .knowledge import knowledge_graph
 from .namespaces import CMVRR
-from .patient import PATIENT_BASE, PatientInput, read_patient_file
 from .paths import CMV_MODULE, CORE_MODULE, SHAPES_DIR
+from .patient import PATIENT_BASE, PatientInput, read_patient_file
 from .release import parse_module
 from .tables import load_tables
 
@@ -67,8 +67,13 @@ class FileReport:
 # What the patient shapes need to see of the knowledge graph: its class hierarchy and the
 # individuals that sh:class and the residue check look up, with their type-level facts.
 _CONTEXT_PREDICATES = (
-    RDF.type, RDFS.subClassOf, CMVRR.inGene, CMVRR.aminoAcidPosition, CMVRR.referenceResidue,
-    CMVRR.alternativeResidue, CMVRR.proteinLength,
+    RDF.type,
+    RDFS.subClassOf,
+    CMVRR.inGene,
+    CMVRR.aminoAcidPosition,
+    CMVRR.referenceResidue,
+    CMVRR.alternativeResidue,
+    CMVRR.proteinLength,
 )
 
 
@@ -106,7 +111,9 @@ def validate_input(item: PatientInput, reference: dict[str, str] | None = None) 
             Finding("Violation", "(record)", problem.path, problem.message)
         )
     if not reports:
-        reports["(file)"] = PatientReport("(none)", [Finding("Violation", "(file)", "", "the file describes no cmvrr:Patient")])
+        reports["(file)"] = PatientReport(
+            "(none)", [Finding("Violation", "(file)", "", "the file describes no cmvrr:Patient")]
+        )
     if len(item.graph):
         owners = _owners(item.graph, patients)
         for finding_node, finding in _shacl_findings(item.graph):
@@ -134,13 +141,16 @@ def _shacl_findings(graph: Graph) -> Iterable[tuple[str, Finding]]:
         path = results.value(result, SH.resultPath)
         value = results.value(result, SH.value)
         message = results.value(result, SH.resultMessage)
-        severity = SEVERITY.get(results.value(result, SH.resultSeverity), "Violation")  # type: ignore[call-overload]
-        yield str(focus), Finding(
-            severity,
+        severity = SEVERITY.get(URIRef(str(results.value(result, SH.resultSeverity))), "Violation")
+        yield (
             str(focus),
-            _short(path) if isinstance(path, URIRef) else "",
-            str(message) if message is not None else "does not conform",
-            _value_text(value),
+            Finding(
+                severity,
+                str(focus),
+                _short(path) if isinstance(path, URIRef) else "",
+                str(message) if message is not None else "does not conform",
+                _value_text(value),
+            ),
         )
 
 
@@ -150,7 +160,11 @@ def _value_text(value: object) -> str:
 
 def _short(node: object) -> str:
     text = str(node)
-    return "cmvrr:" + text.removeprefix(str(CMVRR)) if text.startswith(str(CMVRR)) and not text.startswith(PATIENT_BASE) else text
+    return (
+        "cmvrr:" + text.removeprefix(str(CMVRR))
+        if text.startswith(str(CMVRR)) and not text.startswith(PATIENT_BASE)
+        else text
+    )
 
 
 def _relative(finding: Finding, patient: str) -> Finding:
@@ -201,7 +215,9 @@ def read_fasta(path: Path) -> dict[str, str]:
     return sequences
 
 
-def _reference_findings(graph: Graph, reference: dict[str, str], owners: dict[str, list[str]], patient: str) -> list[Finding]:
+def _reference_findings(
+    graph: Graph, reference: dict[str, str], owners: dict[str, list[str]], patient: str
+) -> list[Finding]:
     """Safety rule 3 with a user-given reference: check every position, not only known ones."""
     findings = []
     for mutation in set(graph.objects(None, CMVRR.ofMutation)):
@@ -214,7 +230,7 @@ def _reference_findings(graph: Graph, reference: dict[str, str], owners: dict[st
         if sequence is None or position is None:
             continue
         name = _short(mutation)
-        place = int(position)
+        place = int(str(position))
         if place > len(sequence):
             message = f"{name}: position {place} lies outside {gene} in the reference FASTA ({len(sequence)} residues)."
             findings.append(Finding("Violation", name, "cmvrr:aminoAcidPosition", message))

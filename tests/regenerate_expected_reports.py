@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from kg_builder.patient import read_patient_file
 from kg_builder.paths import EXAMPLES_DIR
+from kg_builder.patient import read_patient_file
 from kg_builder.validate import validate_input
 
 

@@ -1,0 +1,118 @@
+"""Property-based: malformed JSON and RDF never crash cmvrr validate (issue 3, Done when).
+
+Whatever is thrown at it, validate returns 1 (does not conform) or 2 (cannot parse) with a
+message on stdout or stderr, and never a traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kg_builder.cli import main
+from kg_builder.paths import EXAMPLES_DIR
+
+BASE = json.loads((EXAMPLES_DIR / "valid" / "ul97-low-level.json").read_text())
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=12),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=8,
+)
+FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def run_validate(name: str, content: str) -> tuple[int, str, str]:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / name
+        path.write_text(content)
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["validate", str(path)])
+        return code, out.getvalue(), err.getvalue()
+
+
+def assert_clean_failure(code: int, out: str, err: str, allowed: tuple[int, ...] = (1, 2)) -> None:
+    assert code in allowed
+    assert "Traceback" not in out + err
+    if code:
+        assert (out if code == 1 else err).strip(), "a failure always says why"
+
+
+@FUZZ
+@given(st.text(max_size=200).filter(lambda text: not _is_json(text)))
+def test_text_that_is_not_json_exits_2(text: str) -> None:
+    code, out, err = run_validate("patient.json", text)
+    assert_clean_failure(code, out, err, allowed=(2,))
+    assert "patient.json" in err
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+@FUZZ
+@given(JSON_VALUES.filter(lambda value: not isinstance(value, dict) or "id" not in value))
+def test_json_that_is_no_record_exits_1(value: Any) -> None:
+    code, out, err = run_validate("patient.json", json.dumps(value))
+    assert_clean_failure(code, out, err, allowed=(1,))
+
+
+def _paths(record: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix] if prefix else []
+    if isinstance(record, dict):
+        for key, value in record.items():
+            found += _paths(value, (*prefix, key))
+    elif isinstance(record, list):
+        for index, value in enumerate(record):
+            found += _paths(value, (*prefix, index))
+    return found
+
+
+@FUZZ
+@given(st.data())
+def test_records_with_a_field_replaced_by_junk_never_crash(data: st.DataObject) -> None:
+    record = json.loads(json.dumps(BASE))
+    path = data.draw(st.sampled_from(_paths(record)))
+    junk = data.draw(JSON_VALUES)
+    target = record
+    for step in path[:-1]:
+        target = target[step]
+    target[path[-1]] = junk
+    code, out, err = run_validate("patient.json", json.dumps(record, allow_nan=True))
+    assert_clean_failure(code, out, err, allowed=(0, 1, 2))
+
+
+@FUZZ
+@given(st.text(max_size=200))
+def test_any_text_as_turtle_never_crashes(text: str) -> None:
+    code, out, err = run_validate("patient.ttl", text)
+    assert_clean_failure(code, out, err)
+
+
+PREDICATES = st.sampled_from(["cmvrr:iuPerMl", "cmvrr:measuredOn", "cmvrr:hasViralLoad", "cmvrr:ofMutation",
+                              "cmvrr:aminoAcidPosition", "cmvrr:inGene", "a", "cmvrr:startDate",
+                              "cmvrr:geneTested"])  # fmt: skip
+OBJECTS = st.sampled_from(['"x"', "-5", "3.2", '"2025-13-45"^^xsd:date', "cmvrr:UL99", "cmvrr:Patient",
+                           "cmvrr:ViralLoadMeasurement", "cmvrr:GenotypeTest", "<urn:n1>", "99999"])  # fmt: skip
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.sampled_from(["<urn:n1>", "<urn:n2>", "cmvrr:p"]), PREDICATES, OBJECTS), max_size=8))
+def test_random_patient_triples_never_crash(triples: list[tuple[str, str, str]]) -> None:
+    body = "\n".join(f"{s} {p} {o} ." for s, p, o in triples)
+    turtle = (
+        f"@prefix cmvrr: <https://w3id.org/cmv-rr/> .\n@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .\n{body}\n"
+    )
+    code, out, err = run_validate("patient.ttl", turtle)
+    assert_clean_failure(code, out, err, allowed=(0, 1, 2))
