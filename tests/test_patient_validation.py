@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,22 @@ def test_json_output_has_the_same_findings(capsys: pytest.CaptureFixture[str]) -
     assert report["conforms"] is False
     [patient] = report["files"][0]["patients"]
     assert patient["findings"][0]["path"] == "cmvrr:iuPerMl" and patient["findings"][0]["value"] == "-48000.0"
+
+
+def test_readme_json_record_validates(tmp_path: Path) -> None:
+    from kg_builder.paths import REPO_README
+
+    [block] = re.findall(r"```json\n(.*?)```", REPO_README.read_text(), flags=re.S)
+    path = tmp_path / "readme.json"
+    path.write_text(block)
+    [report] = validate_files([path])
+    assert report.conforms, report
+
+
+def test_readme_first_command_runs() -> None:
+    from kg_builder.paths import REPO_README
+
+    first = re.search(r"```bash\n(.*?)\n", REPO_README.read_text())
+    assert first is not None
+    arguments = first.group(1).split("&& cmvrr ", 1)[1].split()
+    assert main(arguments) == 0

@@ -1,0 +1,63 @@
+"""Validate one typical patient: cmvrr's path against a plain pyshacl run, in the same process.
+
+The baseline is what a user would write first: merge the patient with the whole ontology and
+knowledge graph and call pyshacl.validate with the same shapes. cmvrr validates against a cached
+slice of the knowledge graph. Both are timed warm (after one untimed run); the ratio is what
+counts, absolute times depend on the machine.
+
+Run: python benchmarks/bench_validate.py [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+from pyshacl import validate
+
+from kg_builder.knowledge import knowledge_graph
+from kg_builder.paths import CMV_MODULE, CORE_MODULE, EXAMPLES_DIR
+from kg_builder.patient import read_patient_file
+from kg_builder.release import parse_module
+from kg_builder.tables import load_tables
+from kg_builder.validate import patient_shapes, validate_input
+
+PATIENT = EXAMPLES_DIR / "valid" / "ul97-low-level.json"
+
+
+def median_ms(run: Callable[[], object], repeat: int) -> float:
+    run()  # warm: caches, parsers, first SPARQL compilation
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=15)
+    repeat = parser.parse_args().repeat
+    item = read_patient_file(PATIENT)
+    full = parse_module(CORE_MODULE) + parse_module(CMV_MODULE) + knowledge_graph(load_tables())
+    shapes = patient_shapes()
+
+    def baseline() -> object:
+        return validate(item.graph + full, shacl_graph=shapes, advanced=True, inference="none", allow_warnings=True)
+
+    def cmvrr() -> object:
+        return validate_input(item)
+
+    base, ours = median_ms(baseline, repeat), median_ms(cmvrr, repeat)
+    print(f"patient: {PATIENT.name} ({len(item.graph)} triples); knowledge graph {len(full)} triples")
+    print(f"{'path':<38}{'median ms':>10}")
+    print(f"{'baseline: pyshacl, patient + full KG':<38}{base:>10.1f}")
+    print(f"{'cmvrr validate (cached KG slice)':<38}{ours:>10.1f}")
+    print(f"speed-up: {base / ours:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
