@@ -278,6 +278,7 @@ def add_table4(b: _Builder, tables: Tables) -> None:
         b.optional(option, CMVRR.replacesTherapy, row["replaces"], CMVRR.term)
         b.optional(option, CMVRR.appliesWhen, row["condition"], lambda c: CMVRR[f"condition-{c}"])
         b.add(option, CMVRR.prescribedDespiteResistance, boolean(row["prescribed_despite_resistance"]))
+        b.each(option, CMVRR.supportsRecommendation, row["recommendations"].split(), CMVRR.term)
         b.provenance(option, row, location="table4")
 
 
@@ -367,6 +368,15 @@ def add_diagnostics(b: _Builder, tables: Tables) -> None:
         b.provenance(node, row, location="table3")
 
 
+def add_advice(b: _Builder, tables: Tables) -> None:
+    for row in tables["advice"]:
+        node = CMVRR[row["advice"]]
+        b.labelled(node, CMVRR.Advice, f"advice: {row['recommendation']} when {row['applies_when']}")
+        b.add(node, CMVRR.adviceStatement, CMVRR[row["recommendation"]])
+        b.add(node, CMVRR.adviceAppliesWhen, CMVRR[f"applies-{row['applies_when']}"])
+        b.optional(node, CMVRR.curationNote, row["note"], en)
+
+
 BUILDERS = (
     add_guideline,
     add_concepts,
@@ -381,6 +391,7 @@ BUILDERS = (
     add_risk_factors,
     add_disease_sites,
     add_diagnostics,
+    add_advice,
 )
 
 

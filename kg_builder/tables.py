@@ -192,6 +192,7 @@ SPECS: dict[str, TableSpec] = {
                 _c("condition", "ref", target="concepts:condition-"),
                 _c("prescribed_despite_resistance", "bool"),
                 _c("source_wording", required=True),
+                _c("recommendations", "refs", target="recommendations"),
                 _c("note"),
             ),
             key="option",
@@ -279,6 +280,16 @@ SPECS: dict[str, TableSpec] = {
                 _c("note"),
             ),
             key="site",
+        ),
+        TableSpec(
+            "advice",
+            (
+                _c("advice", "key", True),
+                _c("recommendation", "ref", True, target="recommendations"),
+                _c("applies_when", "ref", True, target="concepts:applies-"),
+                _c("note"),
+            ),
+            key="advice",
         ),
         TableSpec(
             "diagnostics",
