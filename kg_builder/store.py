@@ -1,0 +1,156 @@
+"""One store, two engines: the knowledge graph and each patient in named graphs, queried with
+the packaged SPARQL (DESIGN.md, Data flow). rdflib is the reference engine, pyoxigraph the fast
+one; both must give the same answers. Inputs are bound (initBindings / substitutions), never
+pasted into query text."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from functools import cache
+from typing import Protocol
+
+from rdflib import Dataset, Graph, Literal, URIRef
+from rdflib.namespace import XSD
+from rdflib.term import Node
+
+from .knowledge import knowledge_graph
+from .namespaces import CMVRR
+from .paths import CMV_MODULE, CORE_MODULE, query_path
+from .rdfterms import integer
+from .release import parse_module
+from .tables import load_tables
+
+KNOWLEDGE_GRAPH = URIRef("https://w3id.org/cmv-rr/graph/knowledge")
+Row = dict[str, str | None]
+Bindings = Mapping[str, Node]
+
+_DAY_OF = {CMVRR.measuredOn: CMVRR.day, CMVRR.startDate: CMVRR.startDay, CMVRR.endDate: CMVRR.endDay}
+_EPOCH = datetime.date(1970, 1, 1)
+
+
+def patient_graph_iri(patient: URIRef) -> URIRef:
+    return URIRef(f"{patient}/graph")
+
+
+def with_day_numbers(graph: Graph) -> Graph:
+    """The patient graph plus a day number for every valid date: SPARQL 1.1 cannot subtract dates."""
+    normalised = Graph() + graph
+    for date_property, day_property in _DAY_OF.items():
+        for node, value in graph.subject_objects(date_property):
+            if isinstance(value, Literal) and isinstance(value.value, datetime.date):
+                normalised.add((node, day_property, integer((value.value - _EPOCH).days)))
+    return normalised
+
+
+@cache
+def knowledge() -> Graph:
+    """Ontology modules and knowledge graph, as queries see them."""
+    return parse_module(CORE_MODULE) + parse_module(CMV_MODULE) + knowledge_graph(load_tables())
+
+
+@cache
+def query_text(name: str) -> str:
+    return query_path(name).read_text(encoding="utf-8")
+
+
+class Engine(Protocol):
+    name: str
+
+    def select(self, query: str, bindings: Bindings) -> list[Row]: ...
+
+
+_NUMERIC = {str(XSD.decimal), str(XSD.integer), str(XSD.double), str(XSD.float)}
+
+
+def _canonical(lexical: str, datatype: str | None) -> str:
+    """One spelling per number, whichever engine produced it (oxigraph writes 35, rdflib 35.0)."""
+    if datatype in _NUMERIC:
+        try:
+            number = Decimal(lexical)
+        except InvalidOperation:
+            return lexical
+        # Engines differ in the precision of decimal division; nine places settle it.
+        text = format(number.quantize(Decimal("1e-9")).normalize(), "f")
+        return text if text != "-0" else "0"
+    return lexical
+
+
+def _lexical(node: object) -> str | None:
+    if node is None:
+        return None
+    datatype = getattr(node, "datatype", None)
+    return _canonical(str(node), str(datatype) if datatype else None)
+
+
+class RdflibEngine:
+    """The reference engine: rdflib's SPARQL over an in-memory dataset."""
+
+    name = "rdflib"
+
+    def __init__(self, patients: Mapping[URIRef, Graph]) -> None:
+        self.dataset = Dataset()
+        target = self.dataset.graph(KNOWLEDGE_GRAPH)
+        for triple in knowledge():
+            target.add(triple)
+        for iri, graph in patients.items():
+            named = self.dataset.graph(iri)
+            for triple in graph:
+                named.add(triple)
+
+    def select(self, query: str, bindings: Bindings) -> list[Row]:
+        result = self.dataset.query(query, initBindings=dict(bindings))
+        names = [str(var) for var in result.vars or []]
+        return [{name: _lexical(row[name]) for name in names} for row in result]  # type: ignore[index]
+
+
+class OxigraphEngine:
+    """The fast engine: pyoxigraph's in-memory store."""
+
+    name = "oxigraph"
+
+    def __init__(self, patients: Mapping[URIRef, Graph]) -> None:
+        import pyoxigraph
+
+        self._ox = pyoxigraph
+        self.store = pyoxigraph.Store()
+        self.store.load(_ntriples(knowledge()), format=pyoxigraph.RdfFormat.N_TRIPLES, to_graph=pyoxigraph.NamedNode(KNOWLEDGE_GRAPH))
+        for iri, graph in patients.items():
+            self.store.load(_ntriples(graph), format=pyoxigraph.RdfFormat.N_TRIPLES, to_graph=pyoxigraph.NamedNode(iri))
+
+    def select(self, query: str, bindings: Bindings) -> list[Row]:
+        substitutions = {self._ox.Variable(name): self._term(value) for name, value in bindings.items()}
+        solutions = self.store.query(query, substitutions=substitutions)
+        names = [variable.value for variable in solutions.variables]
+        return [{name: _ox_lexical(solution[name]) for name in names} for solution in solutions]
+
+    def _term(self, node: Node) -> object:
+        if isinstance(node, URIRef):
+            return self._ox.NamedNode(str(node))
+        if isinstance(node, Literal):
+            if node.language:
+                return self._ox.Literal(str(node), language=node.language)
+            return self._ox.Literal(str(node), datatype=self._ox.NamedNode(str(node.datatype)) if node.datatype else None)
+        raise TypeError(f"cannot bind {node!r}")
+
+
+def _ox_lexical(term: object) -> str | None:
+    if term is None:
+        return None
+    datatype = getattr(term, "datatype", None)
+    return _canonical(str(term.value), datatype.value if datatype is not None else None)  # type: ignore[attr-defined]
+
+
+@cache
+def _knowledge_ntriples() -> bytes:
+    return knowledge().serialize(format="nt", encoding="utf-8")
+
+
+def _ntriples(graph: Graph) -> bytes:
+    if graph is knowledge():
+        return _knowledge_ntriples()
+    return graph.serialize(format="nt", encoding="utf-8")
+
+
+ENGINES = {"rdflib": RdflibEngine, "oxigraph": OxigraphEngine}
