@@ -374,6 +374,7 @@ def add_advice(b: _Builder, tables: Tables) -> None:
         b.labelled(node, CMVRR.Advice, f"advice: {row['recommendation']} when {row['applies_when']}")
         b.add(node, CMVRR.adviceStatement, CMVRR[row["recommendation"]])
         b.add(node, CMVRR.adviceAppliesWhen, CMVRR[f"applies-{row['applies_when']}"])
+        b.optional(node, CMVRR.adviceExcludes, row["excludes"], CMVRR.term)
         b.optional(node, CMVRR.curationNote, row["note"], en)
 
 

@@ -287,6 +287,7 @@ SPECS: dict[str, TableSpec] = {
                 _c("advice", "key", True),
                 _c("recommendation", "ref", True, target="recommendations"),
                 _c("applies_when", "ref", True, target="concepts:applies-"),
+                _c("excludes", "ref", target="therapies"),
                 _c("note"),
             ),
             key="advice",

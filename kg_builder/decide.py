@@ -1,0 +1,394 @@
+"""The decision layer: run the packaged queries for one patient and shape their answers.
+
+All derivation is SPARQL (queries/*.rq); this module binds each query's inputs (the patient, and
+where a query needs it, an earlier query's answer), and turns rows into frozen dataclasses.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import cache
+
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import RDF
+
+from .namespaces import CMVRR
+from .patient import PATIENT_BASE
+from .store import ENGINES, Engine, Row, patient_graph_iri, query_text, with_day_numbers
+
+DRUGS = ("ganciclovir", "valganciclovir", "foscarnet", "cidofovir", "letermovir", "maribavir")
+_EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
+
+
+def local(iri: str | None) -> str:
+    """A knowledge-graph IRI's local name (cmvrr:UL97_C592G -> UL97_C592G); others unchanged."""
+    return "" if iri is None else iri.removeprefix(str(CMVRR))
+
+
+def _date(day: str | None) -> str | None:
+    import datetime
+
+    return None if day is None else datetime.date.fromordinal(_EPOCH_ORDINAL + int(day)).isoformat()
+
+
+def _number(text: str | None) -> float | None:
+    return None if text is None else float(Decimal(text))
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A graded statement of the guideline, as reports cite it."""
+
+    id: str
+    grade: str
+    polarity: str
+    text: str
+    section: str
+    references: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Susceptibility:
+    status: str  # resistant | no-known-resistance | unknown
+    mutations: tuple[str, ...]
+    levels: tuple[str, ...]
+    sources: tuple[str, ...]
+    untested_genes: tuple[str, ...]
+    note: str
+
+
+@dataclass(frozen=True)
+class Measurement:
+    date: str | None
+    iu_per_ml: float | None
+    assay: str | None
+
+
+@dataclass(frozen=True)
+class RefractoryStatus:
+    status: str  # refractory | probable-refractory | neither | not-assessable
+    reason: str | None
+    course_drug: str | None
+    course_start: str | None
+    baseline: Measurement | None
+    follow_up: Measurement | None
+    ratio: float | None
+    failed_to_decline: bool
+
+
+@dataclass(frozen=True)
+class GenotypeTesting:
+    indicated: bool
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Regimen:
+    id: str
+    min_mg_per_kg: float | None
+    max_mg_per_kg: float | None
+    dose_mg: float | None
+    interval_h: float | None
+
+
+@dataclass(frozen=True)
+class Option:
+    rank: int
+    row: int
+    row_rank: int
+    action: str
+    modality: str
+    therapy: str
+    regimen: Regimen | None
+    condition: str | None
+    grade: tuple[str, ...]
+    statements: tuple[str, ...]
+    references: tuple[int, ...]
+    reasons: tuple[str, ...]
+    wording: str
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    therapy: str
+    regimen: str | None
+    row: int | None
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Advice:
+    statement: str
+    grade: str
+    polarity: str
+    text: str
+    condition: str
+    references: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """Everything the guideline says for one patient, each conclusion with its reasons."""
+
+    patient: str
+    susceptibility: dict[str, Susceptibility]
+    uncertain_mutations: tuple[dict[str, str | float | None], ...]
+    refractory: RefractoryStatus
+    genotype_testing: GenotypeTesting
+    table4_rows: tuple[int, ...]
+    options: tuple[Option, ...]
+    excluded: tuple[Exclusion, ...]
+    advice: tuple[Advice, ...]
+    warnings: tuple[str, ...] = field(default=())
+
+
+def recommend_graph(graph: Graph, engine_name: str = "oxigraph", warnings: Iterable[str] = ()) -> list[Recommendation]:
+    """Recommendations for every cmvrr:Patient of a (validated) patient graph."""
+    patients = sorted(URIRef(str(p)) for p in graph.subjects(RDF.type, CMVRR.Patient))
+    normalised = with_day_numbers(graph)
+    engine = ENGINES[engine_name]({patient_graph_iri(p): normalised for p in patients})
+    return [_recommend(engine, patient, tuple(warnings)) for patient in patients]
+
+
+@cache
+def _statements(engine_name: str) -> dict[str, Statement]:
+    engine = ENGINES[engine_name]({})
+    rows = engine.select(query_text("statement-details"), {})
+    grouped: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        grouped[local(row["statement"])].append(row)
+    return {
+        key: Statement(
+            key,
+            str(group[0]["grade"]),
+            str(group[0]["polarity"]),
+            str(group[0]["text"]),
+            str(group[0]["section"]),
+            tuple(sorted({int(str(r["reference"])) for r in group if r["reference"]})),
+        )
+        for key, group in grouped.items()
+    }
+
+
+def _cite(statement: Statement) -> str:
+    return f"{statement.section}, {statement.grade}: {statement.text}"
+
+
+def _recommend(engine: Engine, patient: URIRef, warnings: tuple[str, ...]) -> Recommendation:
+    inputs: dict[str, URIRef | Literal] = {"patient": patient, "patientGraph": patient_graph_iri(patient)}
+    statements = _statements(engine.name)
+    findings = engine.select(query_text("resistance-findings"), inputs)
+    susceptibility = _susceptibility(engine, inputs, findings)
+    refractory = _refractory(engine.select(query_text("refractory"), inputs))
+    testing = _genotype_testing(engine, inputs, refractory, statements)
+    refractory_now = Literal(refractory.status in ("refractory", "probable-refractory"))
+    rows = engine.select(query_text("table4-rows"), {**inputs, "refractory": refractory_now})
+    options, excluded = _options(engine, inputs, rows, findings, statements)
+    high_dose = any(option.regimen is not None and option.regimen.id == "ganciclovir-high-dose" for option in options)
+    advice, advised_exclusions = _advice(engine, inputs, high_dose, statements)
+    return Recommendation(
+        patient=str(patient).removeprefix(PATIENT_BASE),
+        susceptibility=susceptibility,
+        uncertain_mutations=_uncertain(engine.select(query_text("uncertain-mutations"), inputs)),
+        refractory=refractory,
+        genotype_testing=testing,
+        table4_rows=tuple(int(str(row["rowNumber"])) for row in rows),
+        options=options,
+        excluded=excluded + advised_exclusions,
+        advice=advice,
+        warnings=warnings,
+    )
+
+
+def _susceptibility(engine: Engine, inputs: dict[str, URIRef | Literal], findings: list[Row]) -> dict[str, Susceptibility]:
+    by_drug: dict[str, list[Row]] = defaultdict(list)
+    for row in findings:
+        by_drug[local(row["drug"])].append(row)
+    untested: dict[str, list[str]] = defaultdict(list)
+    for row in engine.select(query_text("drug-genes"), inputs):
+        if row["tested"] == "false":
+            untested[local(row["drug"])].append(local(row["gene"]))
+    result = {}
+    for row in engine.select(query_text("susceptibility"), inputs):
+        drug, status = local(row["drug"]), str(row["status"])
+        rows = by_drug.get(drug, [])
+        note = {
+            "resistant": "a detected mutation confers resistance (Table 5)",
+            "no-known-resistance": (
+                f"no known resistance mutation in the genes tested; resistant subpopulations below "
+                f"{row['detectionLimit']}% may be missed (Table 3); not proof of susceptibility"
+            ),
+            "unknown": "not every gene that carries resistance to this drug was tested: "
+            + ", ".join(untested.get(drug, [])),
+        }[status]
+        result[drug] = Susceptibility(
+            status=status,
+            mutations=tuple(sorted({str(r["label"]) for r in rows})),
+            levels=tuple(sorted({f"{r['label']}: {r['level']}" for r in rows if r["level"]})),
+            sources=tuple(sorted({f"Table 5 ({local(r['assertion'])}, {r['basis']})" for r in rows})),
+            untested_genes=tuple(sorted(untested.get(drug, []))),
+            note=note,
+        )
+    return result
+
+
+def _uncertain(rows: list[Row]) -> tuple[dict[str, str | float | None], ...]:
+    return tuple(
+        {
+            "mutation": local(row["mutation"]).replace("_", " ").replace("stop", "*"),
+            "reported": row["reported"],
+            "gene": local(row["gene"]),
+            "variant_fraction": _number(row["fraction"]),
+            "significance": "uncertain: not in Table 5, so neither resistance nor susceptibility can be read from it",
+        }
+        for row in rows
+    )
+
+
+def _measurement(row: Row, prefix: str) -> Measurement | None:
+    if row[prefix] is None:
+        return None
+    return Measurement(_date(row[f"{prefix}Day"]), _number(row[f"{prefix}Load"]), row[f"{prefix}Assay"])
+
+
+def _refractory(rows: list[Row]) -> RefractoryStatus:
+    """The latest treatment course decides (FAQ1 judges the course being given)."""
+    if not rows:
+        return RefractoryStatus("not-assessable", "no-treatment-course", None, None, None, None, None, False)
+    row = max(rows, key=lambda r: (int(str(r["startDay"])), str(r["course"])))
+    return RefractoryStatus(
+        status=str(row["status"]),
+        reason=row["reason"],
+        course_drug=local(row["drug"]),
+        course_start=_date(row["startDay"]),
+        baseline=_measurement(row, "baseline"),
+        follow_up=_measurement(row, "followUp"),
+        ratio=_number(row["ratio"]),
+        failed_to_decline=row["failedToDecline"] == "true",
+    )
+
+
+def _genotype_testing(
+    engine: Engine, inputs: dict[str, URIRef | Literal], refractory: RefractoryStatus, statements: dict[str, Statement]
+) -> GenotypeTesting:
+    bindings = {**inputs, "failedToDecline": Literal(refractory.failed_to_decline)}
+    [row] = engine.select(query_text("genotype-testing"), bindings)
+    yes = {key for key, value in row.items() if value == "true"}
+    reasons = []
+    if "failedToDecline" in yes:
+        reasons.append(f"viral load has not fallen by more than 1 log10 after 2 weeks of therapy ({_cite(statements['faq6-genotype-testing-viral-load-failure'])})")
+    if "letermovirBreakthrough" in yes:
+        reasons.append("viral-load breakthrough on letermovir prophylaxis: send UL56, UL89 and UL51 for genotyping (Table 3)")
+    if row["latestPlasmaLoad"] is not None:
+        met = "thresholdMet" in yes
+        reasons.append(
+            f"latest plasma viral load {_number(row['latestPlasmaLoad']):g} IU/mL is {'at or above' if met else 'below'} "
+            f"1000 IU/mL ({_cite(statements['faq6-genotype-threshold-1000'])})"
+        )
+    else:
+        reasons.append("no plasma viral load to judge whether genotyping is feasible (FAQ6 asks for 1000 IU/mL)")
+    if "consultId" in yes:
+        reasons.append(_cite(statements["faq6-letermovir-low-level-id-consultation"]))
+    if "letermovirBreakthrough" in yes and "ul56Feasible" not in yes:
+        reasons.append("UL56 letermovir resistance needs at least 100 IU/mL to be identified (Table 3)")
+    if "cnsDisease" in yes:
+        reasons.append(f"CNS disease: test the CSF or vitreous fluid ({_cite(statements['faq6-compartment-testing'])})")
+    if row["lastGenotypeDay"] is not None:
+        reasons.append(f"last genotype test: {_date(row['lastGenotypeDay'])}")
+    return GenotypeTesting("indicated" in yes, tuple(reasons))
+
+
+def _options(
+    engine: Engine,
+    inputs: dict[str, URIRef | Literal],
+    rows: list[Row],
+    findings: list[Row],
+    statements: dict[str, Statement],
+) -> tuple[tuple[Option, ...], tuple[Exclusion, ...]]:
+    defeated_by: dict[str, list[str]] = defaultdict(list)
+    for finding in findings:
+        defeated_by[local(finding["drug"])].append(str(finding["label"]))
+    options: list[Option] = []
+    excluded: list[Exclusion] = []
+    for row in rows:
+        row_iri = URIRef(str(row["row"]))
+        number = int(str(row["rowNumber"]))
+        lines = engine.select(query_text("options"), {"row": row_iri})
+        reasons: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for exclusion in engine.select(query_text("exclusions"), {**inputs, "row": row_iri}):
+            key = (str(exclusion["option"]), local(exclusion["therapy"]))
+            reasons[key].append(_exclusion_reason(exclusion, number, statements))
+        grouped: dict[tuple[str, str], list[Row]] = defaultdict(list)
+        for line in lines:
+            grouped[(str(line["option"]), local(line["therapy"]))].append(line)
+        for (option_iri, therapy), group in sorted(grouped.items(), key=lambda item: (int(str(item[1][0]["rank"])), item[0][1])):
+            first = group[0]
+            regimen = _regimen(first)
+            if reasons.get((option_iri, therapy)):
+                excluded.append(Exclusion(therapy, regimen.id if regimen else None, number, tuple(sorted(set(reasons[(option_iri, therapy)])))))
+                continue
+            cited = sorted({local(line["statement"]) for line in group if line["statement"]})
+            why = [f"Table 4 row {number} ({row['label'].split(': ', 1)[-1]}), option {first['rank']}: {first['wording']}"]
+            if first["despiteResistance"] == "true" and defeated_by.get(therapy):
+                why.append(
+                    f"prescribed despite {', '.join(sorted(set(defeated_by[therapy])))}: Table 4 row {number} gives "
+                    f"{therapy} for exactly this resistance"
+                )
+            why += [_cite(statements[key]) for key in cited]
+            options.append(
+                Option(
+                    rank=len(options) + 1,
+                    row=number,
+                    row_rank=int(str(first["rank"])),
+                    action=str(first["action"]),
+                    modality=str(first["modality"]),
+                    therapy=therapy,
+                    regimen=regimen,
+                    condition=local(first["condition"]).removeprefix("condition-") or None,
+                    grade=tuple(statements[key].grade for key in cited),
+                    statements=tuple(cited),
+                    references=tuple(sorted({ref for key in cited for ref in statements[key].references})),
+                    reasons=tuple(why),
+                    wording=str(first["wording"]),
+                )
+            )
+    return tuple(options), tuple(excluded)
+
+
+def _regimen(line: Row) -> Regimen | None:
+    if line["regimen"] is None:
+        return None
+    return Regimen(
+        local(line["regimen"]),
+        _number(line["minMgPerKg"]),
+        _number(line["maxMgPerKg"]),
+        _number(line["doseMg"]),
+        _number(line["intervalH"]),
+    )
+
+
+def _exclusion_reason(row: Row, number: int, statements: dict[str, Statement]) -> str:
+    reason, detail = row["reason"], local(row["detail"])
+    if reason == "resistance":
+        return f"{detail.replace('_', ' ').replace('stop', '*')} confers resistance ({local(row['source'])}, Table 5)"
+    if reason == "maribavir-cns":
+        return f"CNS disease ({detail}): {_cite(statements['faq24-maribavir-cns'])}"
+    if reason == "cmv-disease-present":
+        return f"CMV disease present ({detail}): Table 4 row {number} gives high-dose ganciclovir only if CMV disease is not present"
+    return f"not on ganciclovir: Table 4 row {number} optimizes a current ganciclovir course"
+
+
+def _advice(
+    engine: Engine, inputs: dict[str, URIRef | Literal], high_dose: bool, statements: dict[str, Statement]
+) -> tuple[tuple[Advice, ...], tuple[Exclusion, ...]]:
+    advice, excluded = [], []
+    for row in engine.select(query_text("advice"), {**inputs, "highDoseGanciclovir": Literal(high_dose)}):
+        statement = statements[local(row["statement"])]
+        condition = local(row["condition"]).removeprefix("applies-")
+        advice.append(Advice(statement.id, statement.grade, statement.polarity, statement.text, condition, statement.references))
+        if row["excludes"]:
+            excluded.append(Exclusion(local(row["excludes"]), None, None, (_cite(statement),)))
+    return tuple(advice), tuple(excluded)
