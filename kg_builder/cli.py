@@ -9,7 +9,10 @@ from pathlib import Path
 
 from . import __version__
 from .errors import CmvrrError
+from .paths import QUERIES_DIR
 from .release import FORMATS, write_release
+
+_CMVRR = "https://w3id.org/cmv-rr/"
 
 _EPILOG = """\
 exit codes: 0 ok, 1 input does not conform (e.g. a curated table row breaks a rule),
@@ -19,6 +22,10 @@ examples:
   cmvrr build --out release/          # the ontology + knowledge graph in four syntaxes
   cmvrr validate ontology/examples/valid/*.json ontology/examples/valid/*.ttl
   cmvrr validate patient.json --format json --reference merlin.fasta
+  cmvrr recommend ontology/examples/valid/ul97-low-level.json
+  cmvrr recommend patient.ttl --format json --engine rdflib
+  cmvrr query susceptibility --patient ontology/examples/valid/mixed-ul97-ul54.json
+  cmvrr query table5-mutations --format csv
 """
 
 
@@ -66,6 +73,38 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FASTA",
         help="protein FASTA (header '>GENE ...') to check every mutation position and residue against",
     )
+    recommend = commands.add_parser(
+        "recommend",
+        help="what the guideline says for one patient: susceptibility, refractory status, testing, options",
+        description=(
+            "Validate PATIENT (Turtle/RDF or the JSON record), then run the packaged SPARQL queries: "
+            "per-drug susceptibility (Table 5), refractory status (FAQ1), whether genotype testing is "
+            "indicated (FAQ6), the Table 4 rows that apply and their options in the guideline's order, "
+            "what must not be offered and why, and the general advice that applies. Every line carries "
+            "its reason. A patient that does not conform gets the validation report and exit code 1."
+        ),
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    recommend.add_argument("patient", type=Path, metavar="PATIENT", help="a patient file (Turtle/RDF or JSON)")
+    recommend.add_argument("--format", choices=("text", "json", "turtle"), default="text", help="output (default text)")
+    recommend.add_argument("--engine", choices=("oxigraph", "rdflib"), default="oxigraph", help="SPARQL engine")
+    query = commands.add_parser(
+        "query",
+        help="run a packaged or your own SPARQL query over the knowledge graph (and a patient)",
+        description=(
+            "Run NAME (a packaged query: " + ", ".join(sorted(p.stem for p in QUERIES_DIR.glob("*.rq"))) + ") "
+            "or FILE.rq. The knowledge graph is the default graph and also the named graph "
+            "<https://w3id.org/cmv-rr/graph/knowledge>; with --patient, the patient's graph is named "
+            "<PATIENT-IRI/graph> and ?patient and ?patientGraph are bound when the query selects them."
+        ),
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    query.add_argument("query", metavar="NAME|FILE.rq", help="packaged query name or a .rq file")
+    query.add_argument("--patient", type=Path, metavar="FILE", help="a patient file to query with")
+    query.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output (default table)")
+    query.add_argument("--engine", choices=("oxigraph", "rdflib"), default="oxigraph", help="SPARQL engine")
     return parser
 
 
@@ -76,6 +115,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _build(args.out, args.format)
         if args.command == "validate":
             return _validate(args.files, args.format, args.reference)
+        if args.command == "recommend":
+            return _recommend(args.patient, args.format, args.engine)
+        if args.command == "query":
+            return _query(args.query, args.patient, args.format, args.engine)
     except CmvrrError as error:
         print(f"cmvrr {args.command}: {error}", file=sys.stderr)
         return error.exit_code
@@ -102,6 +145,68 @@ def _validate(files: list[Path], report_format: str, reference_path: Path | None
     reports = validate_files(files, reference)
     print(validation_json(reports) if report_format == "json" else validation_text(reports))
     return 0 if all(report.conforms for report in reports) else 1
+
+
+def _recommend(path: Path, output: str, engine: str) -> int:
+    from .decide import recommend_graph
+    from .patient import read_patient_file
+    from .report import (
+        recommendations_json,
+        recommendations_text,
+        recommendations_turtle,
+        validation_json,
+        validation_text,
+    )
+    from .validate import validate_input
+
+    item = read_patient_file(path)
+    report = validate_input(item)
+    if not report.conforms:
+        print(validation_json([report]) if output == "json" else validation_text([report]))
+        return 1
+    warnings = [f"{f.focus}: {f.message}" for p in report.patients for f in p.findings if f.severity != "Violation"]
+    recs = recommend_graph(item.graph, engine, warnings)
+    render = {"json": recommendations_json, "turtle": recommendations_turtle, "text": recommendations_text}[output]
+    print(render(recs))
+    return 0
+
+
+def _query(name: str, patient_path: Path | None, output: str, engine_name: str) -> int:
+    from .patient import read_patient_file
+    from .queries import run_query
+
+    graph = read_patient_file(patient_path).graph if patient_path else None
+    columns, rows = run_query(name, graph, engine_name)
+    print(_table(columns, rows, output))
+    return 0
+
+
+def _table(columns: list[str], rows: list[dict[str, str | None]], output: str) -> str:
+    import csv
+    import io
+    import json
+
+    if output == "json":
+        return json.dumps(rows, indent=2, ensure_ascii=False)
+    if output == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return buffer.getvalue().rstrip("\n")
+    shown = [[_short(row[column]) for column in columns] for row in rows]
+    widths = [max([len(column), *(len(line[i]) for line in shown)]) for i, column in enumerate(columns)]
+    lines = ["  ".join(column.ljust(width) for column, width in zip(columns, widths, strict=True))]
+    lines.append("  ".join("-" * width for width in widths))
+    lines += ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)) for line in shown]
+    lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return "\n".join(lines)
+
+
+def _short(value: str | None) -> str:
+    if value is None:
+        return ""
+    return "cmvrr:" + value[len(_CMVRR) :] if value.startswith(_CMVRR) else value
 
 
 if __name__ == "__main__":

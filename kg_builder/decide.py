@@ -77,6 +77,7 @@ class RefractoryStatus:
     follow_up: Measurement | None
     ratio: float | None
     failed_to_decline: bool
+    evidence_nodes: tuple[str, ...] = ()  # the measurements' IRIs, for PROV links in Turtle output
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ class Option:
     references: tuple[int, ...]
     reasons: tuple[str, ...]
     wording: str
+    option: str  # the Table 4 option's key, e.g. table4-row-2-option-1
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ class Exclusion:
     regimen: str | None
     row: int | None
     reasons: tuple[str, ...]
+    sources: tuple[str, ...] = ()  # knowledge-graph keys the exclusion rests on
 
 
 @dataclass(frozen=True)
@@ -149,13 +152,13 @@ def recommend_graph(graph: Graph, engine_name: str = "oxigraph", warnings: Itera
     """Recommendations for every cmvrr:Patient of a (validated) patient graph."""
     patients = sorted(URIRef(str(p)) for p in graph.subjects(RDF.type, CMVRR.Patient))
     normalised = with_day_numbers(graph)
-    engine = ENGINES[engine_name]({patient_graph_iri(p): normalised for p in patients})
+    engine: Engine = ENGINES[engine_name]({patient_graph_iri(p): normalised for p in patients})
     return [_recommend(engine, patient, tuple(warnings)) for patient in patients]
 
 
 @cache
 def _statements(engine_name: str) -> dict[str, Statement]:
-    engine = ENGINES[engine_name]({})
+    engine: Engine = ENGINES[engine_name]({})
     rows = engine.select(query_text("statement-details"), {})
     grouped: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
@@ -203,7 +206,9 @@ def _recommend(engine: Engine, patient: URIRef, warnings: tuple[str, ...]) -> Re
     )
 
 
-def _susceptibility(engine: Engine, inputs: dict[str, URIRef | Literal], findings: list[Row]) -> dict[str, Susceptibility]:
+def _susceptibility(
+    engine: Engine, inputs: dict[str, URIRef | Literal], findings: list[Row]
+) -> dict[str, Susceptibility]:
     by_drug: dict[str, list[Row]] = defaultdict(list)
     for row in findings:
         by_drug[local(row["drug"])].append(row)
@@ -268,6 +273,7 @@ def _refractory(rows: list[Row]) -> RefractoryStatus:
         follow_up=_measurement(row, "followUp"),
         ratio=_number(row["ratio"]),
         failed_to_decline=row["failedToDecline"] == "true",
+        evidence_nodes=tuple(str(row[key]) for key in ("baseline", "followUp") if row[key]),
     )
 
 
@@ -279,15 +285,18 @@ def _genotype_testing(
     yes = {key for key, value in row.items() if value == "true"}
     reasons = []
     if "failedToDecline" in yes:
-        reasons.append(f"viral load has not fallen by more than 1 log10 after 2 weeks of therapy ({_cite(statements['faq6-genotype-testing-viral-load-failure'])})")
+        trigger = _cite(statements["faq6-genotype-testing-viral-load-failure"])
+        reasons.append(f"viral load has not fallen by more than 1 log10 after 2 weeks of therapy ({trigger})")
     if "letermovirBreakthrough" in yes:
-        reasons.append("viral-load breakthrough on letermovir prophylaxis: send UL56, UL89 and UL51 for genotyping (Table 3)")
+        reasons.append(
+            "viral-load breakthrough on letermovir prophylaxis: send UL56, UL89 and UL51 for genotyping (Table 3)"
+        )
     if row["latestPlasmaLoad"] is not None:
         met = "thresholdMet" in yes
-        reasons.append(
-            f"latest plasma viral load {_number(row['latestPlasmaLoad']):g} IU/mL is {'at or above' if met else 'below'} "
-            f"1000 IU/mL ({_cite(statements['faq6-genotype-threshold-1000'])})"
-        )
+        load = _number(row["latestPlasmaLoad"]) or 0.0
+        threshold = _cite(statements["faq6-genotype-threshold-1000"])
+        side = "at or above" if met else "below"
+        reasons.append(f"latest plasma viral load {load:g} IU/mL is {side} 1000 IU/mL ({threshold})")
     else:
         reasons.append("no plasma viral load to judge whether genotyping is feasible (FAQ6 asks for 1000 IU/mL)")
     if "consultId" in yes:
@@ -318,20 +327,34 @@ def _options(
         number = int(str(row["rowNumber"]))
         lines = engine.select(query_text("options"), {"row": row_iri})
         reasons: dict[tuple[str, str], list[str]] = defaultdict(list)
+        sources: dict[tuple[str, str], set[str]] = defaultdict(set)
         for exclusion in engine.select(query_text("exclusions"), {**inputs, "row": row_iri}):
             key = (str(exclusion["option"]), local(exclusion["therapy"]))
             reasons[key].append(_exclusion_reason(exclusion, number, statements))
+            sources[key] |= {local(exclusion["option"]), local(exclusion["source"])}
         grouped: dict[tuple[str, str], list[Row]] = defaultdict(list)
         for line in lines:
             grouped[(str(line["option"]), local(line["therapy"]))].append(line)
-        for (option_iri, therapy), group in sorted(grouped.items(), key=lambda item: (int(str(item[1][0]["rank"])), item[0][1])):
+        for (option_iri, therapy), group in sorted(
+            grouped.items(), key=lambda item: (int(str(item[1][0]["rank"])), item[0][1])
+        ):
             first = group[0]
             regimen = _regimen(first)
             if reasons.get((option_iri, therapy)):
-                excluded.append(Exclusion(therapy, regimen.id if regimen else None, number, tuple(sorted(set(reasons[(option_iri, therapy)])))))
+                key = (option_iri, therapy)
+                excluded.append(
+                    Exclusion(
+                        therapy,
+                        regimen.id if regimen else None,
+                        number,
+                        tuple(sorted(set(reasons[key]))),
+                        tuple(sorted(sources[key])),
+                    )
+                )
                 continue
             cited = sorted({local(line["statement"]) for line in group if line["statement"]})
-            why = [f"Table 4 row {number} ({row['label'].split(': ', 1)[-1]}), option {first['rank']}: {first['wording']}"]
+            row_label = str(row["label"]).split(": ", 1)[-1]
+            why = [f"Table 4 row {number} ({row_label}), option {first['rank']}: {first['wording']}"]
             if first["despiteResistance"] == "true" and defeated_by.get(therapy):
                 why.append(
                     f"prescribed despite {', '.join(sorted(set(defeated_by[therapy])))}: Table 4 row {number} gives "
@@ -353,6 +376,7 @@ def _options(
                     references=tuple(sorted({ref for key in cited for ref in statements[key].references})),
                     reasons=tuple(why),
                     wording=str(first["wording"]),
+                    option=local(option_iri),
                 )
             )
     return tuple(options), tuple(excluded)
@@ -377,7 +401,10 @@ def _exclusion_reason(row: Row, number: int, statements: dict[str, Statement]) -
     if reason == "maribavir-cns":
         return f"CNS disease ({detail}): {_cite(statements['faq24-maribavir-cns'])}"
     if reason == "cmv-disease-present":
-        return f"CMV disease present ({detail}): Table 4 row {number} gives high-dose ganciclovir only if CMV disease is not present"
+        return (
+            f"CMV disease present ({detail}): Table 4 row {number} gives high-dose ganciclovir only if CMV disease "
+            "is not present"
+        )
     return f"not on ganciclovir: Table 4 row {number} optimizes a current ganciclovir course"
 
 
@@ -388,7 +415,9 @@ def _advice(
     for row in engine.select(query_text("advice"), {**inputs, "highDoseGanciclovir": Literal(high_dose)}):
         statement = statements[local(row["statement"])]
         condition = local(row["condition"]).removeprefix("applies-")
-        advice.append(Advice(statement.id, statement.grade, statement.polarity, statement.text, condition, statement.references))
+        advice.append(
+            Advice(statement.id, statement.grade, statement.polarity, statement.text, condition, statement.references)
+        )
         if row["excludes"]:
-            excluded.append(Exclusion(local(row["excludes"]), None, None, (_cite(statement),)))
+            excluded.append(Exclusion(local(row["excludes"]), None, None, (_cite(statement),), (statement.id,)))
     return tuple(advice), tuple(excluded)

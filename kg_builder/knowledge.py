@@ -112,7 +112,7 @@ def add_guideline(b: _Builder, tables: Tables) -> None:
         _add_section(b, f"faq{number}", f"FAQ {number}", number)
     for number in range(1, 6):
         _add_section(b, f"table{number}", f"Table {number}", number)
-    _add_section(b, "appendix1", "Appendix 1: grading of strength of recommendation and level of evidence", 1)
+    _add_section(b, "appendix1", "Appendix 1", 1)
     for row in tables["references"]:
         ref = _reference(row["number"])
         b.labelled(ref, CMVRR.BibliographicReference, f"reference {row['number']}")

@@ -4,9 +4,16 @@ to fix; JSON carries the same findings."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
+from typing import Any
 
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import PROV, RDF, RDFS, XSD
+
+from .decide import Option, Recommendation
+from .namespaces import CMV_ONTOLOGY, CMVRR
+from .patient import PATIENT_BASE
 from .validate import FileReport
 
 _MARK = {"Violation": "x", "Warning": "!", "Info": "i"}
@@ -51,3 +58,169 @@ def validation_text(reports: Sequence[FileReport]) -> str:
     failing = sum(not patient.conforms for report in reports for patient in report.patients)
     lines.append(f"{total} patient(s) checked, {failing} do(es) not conform.")
     return "\n".join(lines)
+
+
+# ---- cmvrr recommend ------------------------------------------------------------------------
+
+
+def recommendation_dict(rec: Recommendation) -> dict[str, Any]:
+    """The JSON shape of issue 4: stable keys, therapy names as the knowledge graph's."""
+    refractory = rec.refractory
+    return {
+        "patient": rec.patient,
+        "susceptibility": {drug: asdict(value) for drug, value in sorted(rec.susceptibility.items())},
+        "uncertain_mutations": list(rec.uncertain_mutations),
+        "refractory": {
+            "status": refractory.status,
+            "reason": refractory.reason,
+            "course": {"drug": refractory.course_drug, "start": refractory.course_start},
+            "evidence": {
+                "baseline": asdict(refractory.baseline) if refractory.baseline else None,
+                "follow_up": asdict(refractory.follow_up) if refractory.follow_up else None,
+                "ratio": refractory.ratio,
+                "failed_to_decline_1_log10": refractory.failed_to_decline,
+            },
+        },
+        "genotype_testing": asdict(rec.genotype_testing),
+        "table4_rows": list(rec.table4_rows),
+        "options": [asdict(option) for option in rec.options],
+        "excluded": [asdict(exclusion) for exclusion in rec.excluded],
+        "advice": [asdict(advice) for advice in rec.advice],
+        "warnings": list(rec.warnings),
+    }
+
+
+def recommendations_json(recs: Sequence[Recommendation]) -> str:
+    data: Any = [recommendation_dict(rec) for rec in recs]
+    return json.dumps(data[0] if len(data) == 1 else data, indent=2, ensure_ascii=False)
+
+
+def _regimen_text(option: Option) -> str:
+    regimen = option.regimen
+    if regimen is None:
+        return ""
+    if regimen.min_mg_per_kg is not None:
+        span = f"{regimen.min_mg_per_kg:g}" + (
+            f"-{regimen.max_mg_per_kg:g}" if regimen.max_mg_per_kg != regimen.min_mg_per_kg else ""
+        )
+        dose = f"{span} mg/kg"
+    else:
+        dose = f"{regimen.dose_mg:g} mg"
+    return f" {dose} every {regimen.interval_h:g} h" if regimen.interval_h else f" {dose}"
+
+
+def recommendations_text(recs: Sequence[Recommendation]) -> str:
+    lines: list[str] = []
+    for rec in recs:
+        lines += [f"Patient {rec.patient}", ""]
+        lines.append("Susceptibility (Table 5)")
+        for drug, value in sorted(rec.susceptibility.items()):
+            found = f": {', '.join(value.mutations)}" if value.mutations else ""
+            lines.append(f"  {drug:<15} {value.status}{found}")
+            lines.append(f"  {'':<15} {value.note}")
+        for mutation in rec.uncertain_mutations:
+            lines.append(
+                f"  uncertain significance: {mutation['mutation']} (reported as {mutation['reported']}): not in Table 5"
+            )
+        ref = rec.refractory
+        lines += ["", f"Refractory status (FAQ1): {ref.status}" + (f" ({ref.reason})" if ref.reason else "")]
+        if ref.course_drug:
+            lines.append(f"  course: {ref.course_drug} from {ref.course_start}")
+        for label, measurement in (("at start", ref.baseline), ("after >= 2 weeks", ref.follow_up)):
+            if measurement:
+                assay = measurement.assay or "assay not stated"
+                lines.append(f"  {label}: {measurement.iu_per_ml:g} IU/mL on {measurement.date} ({assay})")
+        if ref.ratio is not None:
+            lines.append(f"  ratio {ref.ratio:.3g} (a rise of more than 1 log10 is a ratio above 10)")
+        testing = rec.genotype_testing
+        lines += ["", f"Genotype testing (FAQ6): {'indicated' if testing.indicated else 'not indicated now'}"]
+        lines += [f"  - {reason}" for reason in testing.reasons]
+        rows = ", ".join(map(str, rec.table4_rows)) or "none"
+        lines += ["", f"Table 4 rows that apply: {rows}", "", "Options, in the guideline's order"]
+        for option in rec.options:
+            grade = f" [{', '.join(sorted(set(option.grade)))}]" if option.grade else ""
+            condition = f" (only if: {option.condition.replace('-', ' ')})" if option.condition else ""
+            lines.append(
+                f"  {option.rank:>2}. {option.action} {option.therapy}{_regimen_text(option)}{condition}{grade}"
+            )
+            lines += [f"      because {reason}" for reason in option.reasons]
+        lines += ["", "Not to offer"]
+        for exclusion in rec.excluded:
+            where = f" (Table 4 row {exclusion.row})" if exclusion.row else ""
+            lines.append(f"  x {exclusion.therapy}{where}")
+            lines += [f"      because {reason}" for reason in exclusion.reasons]
+        lines += ["", "General advice"]
+        for advice in rec.advice:
+            lines.append(f"  [{advice.grade}] {advice.text}")
+        if rec.warnings:
+            lines += ["", "Warnings"] + [f"  ! {warning}" for warning in rec.warnings]
+        lines.append("")
+    return "\n".join(lines)
+
+
+class _Findings:
+    """Writes one patient's derived findings, each with PROV-O links to what it rests on."""
+
+    def __init__(self, graph: Graph, patient_id: str) -> None:
+        self.graph, self.patient = graph, URIRef(PATIENT_BASE + patient_id)
+        self.run = URIRef(f"{self.patient}/recommendation")
+        graph.add((self.run, RDF.type, PROV.Activity))
+        graph.add((self.run, RDFS.label, Literal(f"cmvrr recommend for patient {patient_id}", lang="en")))
+        graph.add((self.run, PROV.used, self.patient))
+        graph.add((self.run, PROV.used, CMV_ONTOLOGY))
+
+    def add(
+        self, path: str, kind: str, value: str, therapy: str | None, sources: Iterable[str], reasons: Iterable[str]
+    ) -> URIRef:
+        graph, node = self.graph, URIRef(f"{self.patient}/finding/{path}")
+        graph.add((node, RDF.type, CMVRR.DerivedFinding))
+        graph.add((node, RDFS.label, Literal(f"{kind}: {value}" + (f" ({therapy})" if therapy else ""), lang="en")))
+        graph.add((node, CMVRR.aboutPatient, self.patient))
+        graph.add((node, CMVRR.findingKind, Literal(kind, datatype=XSD.string)))
+        graph.add((node, CMVRR.findingValue, Literal(value, datatype=XSD.string)))
+        graph.add((node, PROV.wasGeneratedBy, self.run))
+        if therapy:
+            graph.add((node, CMVRR.aboutTherapy, CMVRR[therapy]))
+        for source in sources:
+            graph.add((node, PROV.wasDerivedFrom, URIRef(source) if "://" in source else CMVRR[source]))
+        for reason in reasons:
+            graph.add((node, CMVRR.findingReason, Literal(reason, lang="en")))
+        return node
+
+
+def recommendations_turtle(recs: Sequence[Recommendation]) -> str:
+    """Derived facts with PROV-O links to the knowledge-graph facts and measurements behind them."""
+    graph = Graph()
+    graph.bind("cmvrr", CMVRR)
+    graph.bind("prov", PROV)
+    for rec in recs:
+        findings = _Findings(graph, rec.patient)
+        for drug, value in sorted(rec.susceptibility.items()):
+            assertions = [source.split("(", 1)[1].split(",", 1)[0] for source in value.sources]
+            findings.add(f"susceptibility/{drug}", "susceptibility", value.status, drug, assertions, [value.note])
+        ref = rec.refractory
+        reasons = [ref.reason] if ref.reason else []
+        findings.add("refractory", "refractory-status", ref.status, ref.course_drug, ref.evidence_nodes, reasons)
+        testing = rec.genotype_testing
+        verdict = "indicated" if testing.indicated else "not-indicated"
+        findings.add("genotype-testing", "genotype-testing", verdict, None, [], testing.reasons)
+        for number in rec.table4_rows:
+            findings.add(f"table4-row/{number}", "table4-row", str(number), None, [f"table4-row-{number}"], [])
+        for option in rec.options:
+            sources = [option.option, *option.statements]
+            node = findings.add(
+                f"option/{option.rank}", "offered-option", option.action, option.therapy, sources, option.reasons
+            )
+            graph.add((node, CMVRR.findingRank, Literal(option.rank, datatype=XSD.integer)))
+        for index, exclusion in enumerate(rec.excluded, start=1):
+            findings.add(
+                f"excluded/{index}",
+                "excluded-option",
+                "excluded",
+                exclusion.therapy,
+                exclusion.sources,
+                exclusion.reasons,
+            )
+        for advice in rec.advice:
+            findings.add(f"advice/{advice.statement}", "advice", advice.grade, None, [advice.statement], [advice.text])
+    return graph.serialize(format="turtle")

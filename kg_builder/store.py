@@ -94,15 +94,18 @@ class RdflibEngine:
         target = self.dataset.graph(KNOWLEDGE_GRAPH)
         for triple in knowledge():
             target.add(triple)
+            # Also in the default graph, so that queries written for the release file
+            # (queries/table5-mutations.rq, ...) run unchanged.
+            self.dataset.default_context.add(triple)
         for iri, graph in patients.items():
             named = self.dataset.graph(iri)
             for triple in graph:
                 named.add(triple)
 
     def select(self, query: str, bindings: Bindings) -> list[Row]:
-        result = self.dataset.query(query, initBindings=dict(bindings))
+        result = self.dataset.query(query, initBindings=dict(bindings))  # type: ignore[arg-type]
         names = [str(var) for var in result.vars or []]
-        return [{name: _lexical(row[name]) for name in names} for row in result]  # type: ignore[index]
+        return [{name: _lexical(row[name]) for name in names} for row in result]  # type: ignore[index, call-overload]
 
 
 class OxigraphEngine:
@@ -115,13 +118,19 @@ class OxigraphEngine:
 
         self._ox = pyoxigraph
         self.store = pyoxigraph.Store()
-        self.store.load(_ntriples(knowledge()), format=pyoxigraph.RdfFormat.N_TRIPLES, to_graph=pyoxigraph.NamedNode(KNOWLEDGE_GRAPH))
+        self.store.load(
+            _ntriples(knowledge()),
+            format=pyoxigraph.RdfFormat.N_TRIPLES,
+            to_graph=pyoxigraph.NamedNode(KNOWLEDGE_GRAPH),
+        )
         for iri, graph in patients.items():
             self.store.load(_ntriples(graph), format=pyoxigraph.RdfFormat.N_TRIPLES, to_graph=pyoxigraph.NamedNode(iri))
 
     def select(self, query: str, bindings: Bindings) -> list[Row]:
         substitutions = {self._ox.Variable(name): self._term(value) for name, value in bindings.items()}
-        solutions = self.store.query(query, substitutions=substitutions)
+        solutions = self.store.query(query, substitutions=substitutions)  # type: ignore[arg-type]
+        if not isinstance(solutions, self._ox.QuerySolutions):
+            raise TypeError("packaged decision queries are SELECT queries")
         names = [variable.value for variable in solutions.variables]
         return [{name: _ox_lexical(solution[name]) for name in names} for solution in solutions]
 
@@ -131,7 +140,9 @@ class OxigraphEngine:
         if isinstance(node, Literal):
             if node.language:
                 return self._ox.Literal(str(node), language=node.language)
-            return self._ox.Literal(str(node), datatype=self._ox.NamedNode(str(node.datatype)) if node.datatype else None)
+            return self._ox.Literal(
+                str(node), datatype=self._ox.NamedNode(str(node.datatype)) if node.datatype else None
+            )
         raise TypeError(f"cannot bind {node!r}")
 
 
@@ -153,4 +164,4 @@ def _ntriples(graph: Graph) -> bytes:
     return graph.serialize(format="nt", encoding="utf-8")
 
 
-ENGINES = {"rdflib": RdflibEngine, "oxigraph": OxigraphEngine}
+ENGINES: dict[str, type[RdflibEngine] | type[OxigraphEngine]] = {"rdflib": RdflibEngine, "oxigraph": OxigraphEngine}

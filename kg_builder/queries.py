@@ -1,0 +1,56 @@
+"""Run any packaged or user query (cmvrr query), binding the patient where the query asks for it."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from rdflib import Graph, URIRef
+from rdflib.namespace import RDF
+
+from .errors import CmvrrError
+from .namespaces import CMVRR
+from .paths import QUERIES_DIR, query_path
+from .store import ENGINES, Row, patient_graph_iri, with_day_numbers
+
+_PROJECTION = re.compile(r"\bSELECT\b(.*?)\bWHERE\b", re.S | re.I)
+
+
+def read_query(name: str) -> str:
+    path = Path(name) if name.endswith(".rq") and Path(name).exists() else query_path(name)
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in QUERIES_DIR.glob("*.rq")))
+        raise CmvrrError(f"no query {name!r}: give a .rq file or one of {known}")
+    return path.read_text(encoding="utf-8")
+
+
+def run_query(name: str, patient: Graph | None = None, engine_name: str = "oxigraph") -> tuple[list[str], list[Row]]:
+    """Columns and rows of one query; a patient graph goes into its own named graph."""
+    text = read_query(name)
+    patients = sorted(URIRef(str(p)) for p in patient.subjects(RDF.type, CMVRR.Patient)) if patient else []
+    if patient is not None and len(patients) != 1:
+        raise CmvrrError(f"the patient file must describe exactly one cmvrr:Patient (it describes {len(patients)})")
+    graphs = {patient_graph_iri(p): with_day_numbers(patient) for p in patients} if patient is not None else {}
+    engine = ENGINES[engine_name](graphs)
+    projection = _PROJECTION.search(text)
+    selected = set(re.findall(r"\?(\w+)", projection.group(1))) if projection else set()
+    bindings = {}
+    if patients:
+        if "patient" in selected:
+            bindings["patient"] = patients[0]
+        if "patientGraph" in selected:
+            bindings["patientGraph"] = patient_graph_iri(patients[0])
+    try:
+        rows = engine.select(text, bindings)
+    except (SyntaxError, ValueError, RuntimeError) as error:
+        raise CmvrrError(
+            f"query {name!r} failed: {str(error).splitlines()[0] if str(error) else type(error).__name__}"
+        ) from error
+    columns = (
+        list(rows[0])
+        if rows
+        else [column for column in re.findall(r"\?(\w+)", projection.group(1))]
+        if projection
+        else []
+    )
+    return columns, rows
