@@ -148,12 +148,18 @@ class Recommendation:
     warnings: tuple[str, ...] = field(default=())
 
 
-def recommend_graph(graph: Graph, engine_name: str = "oxigraph", warnings: Iterable[str] = ()) -> list[Recommendation]:
-    """Recommendations for every cmvrr:Patient of a (validated) patient graph."""
+def prepare(graph: Graph, engine_name: str = "oxigraph") -> tuple[Engine, list[URIRef]]:
+    """A store holding the knowledge graph and each patient of ``graph`` in its named graph."""
     patients = sorted(URIRef(str(p)) for p in graph.subjects(RDF.type, CMVRR.Patient))
     normalised = with_day_numbers(graph)
     engine: Engine = ENGINES[engine_name]({patient_graph_iri(p): normalised for p in patients})
-    return [_recommend(engine, patient, tuple(warnings)) for patient in patients]
+    return engine, patients
+
+
+def recommend_graph(graph: Graph, engine_name: str = "oxigraph", warnings: Iterable[str] = ()) -> list[Recommendation]:
+    """Recommendations for every cmvrr:Patient of a (validated) patient graph."""
+    engine, patients = prepare(graph, engine_name)
+    return [recommend_patient(engine, patient, tuple(warnings)) for patient in patients]
 
 
 @cache
@@ -180,11 +186,13 @@ def _cite(statement: Statement) -> str:
     return f"{statement.section}, {statement.grade}: {statement.text}"
 
 
-def _recommend(engine: Engine, patient: URIRef, warnings: tuple[str, ...]) -> Recommendation:
+def recommend_patient(engine: Engine, patient: URIRef, warnings: tuple[str, ...] = ()) -> Recommendation:
+    """Run the decision queries for one patient in a prepared store, in dependency order."""
     inputs: dict[str, URIRef | Literal] = {"patient": patient, "patientGraph": patient_graph_iri(patient)}
     statements = _statements(engine.name)
     findings = engine.select(query_text("resistance-findings"), inputs)
-    susceptibility = _susceptibility(engine, inputs, findings)
+    uncertain = _uncertain(engine.select(query_text("uncertain-mutations"), inputs))
+    susceptibility = _susceptibility(engine, inputs, findings, uncertain)
     refractory = _refractory(engine.select(query_text("refractory"), inputs))
     testing = _genotype_testing(engine, inputs, refractory, statements)
     refractory_now = Literal(refractory.status in ("refractory", "probable-refractory"))
@@ -195,7 +203,7 @@ def _recommend(engine: Engine, patient: URIRef, warnings: tuple[str, ...]) -> Re
     return Recommendation(
         patient=str(patient).removeprefix(PATIENT_BASE),
         susceptibility=susceptibility,
-        uncertain_mutations=_uncertain(engine.select(query_text("uncertain-mutations"), inputs)),
+        uncertain_mutations=uncertain,
         refractory=refractory,
         genotype_testing=testing,
         table4_rows=tuple(int(str(row["rowNumber"])) for row in rows),
@@ -207,13 +215,18 @@ def _recommend(engine: Engine, patient: URIRef, warnings: tuple[str, ...]) -> Re
 
 
 def _susceptibility(
-    engine: Engine, inputs: dict[str, URIRef | Literal], findings: list[Row]
+    engine: Engine,
+    inputs: dict[str, URIRef | Literal],
+    findings: list[Row],
+    uncertain: tuple[dict[str, str | float | None], ...],
 ) -> dict[str, Susceptibility]:
     by_drug: dict[str, list[Row]] = defaultdict(list)
     for row in findings:
         by_drug[local(row["drug"])].append(row)
     untested: dict[str, list[str]] = defaultdict(list)
+    relevant: dict[str, set[str]] = defaultdict(set)
     for row in engine.select(query_text("drug-genes"), inputs):
+        relevant[local(row["drug"])].add(local(row["gene"]))
         if row["tested"] == "false":
             untested[local(row["drug"])].append(local(row["gene"]))
     result = {}
@@ -229,6 +242,9 @@ def _susceptibility(
             "unknown": "not every gene that carries resistance to this drug was tested: "
             + ", ".join(untested.get(drug, [])),
         }[status]
+        unclear = sorted(str(u["mutation"]) for u in uncertain if u["gene"] in relevant[drug])
+        if unclear and status != "resistant":
+            note += f"; variants of uncertain significance in its genes: {', '.join(unclear)}"
         result[drug] = Susceptibility(
             status=status,
             mutations=tuple(sorted({str(r["label"]) for r in rows})),
