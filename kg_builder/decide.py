@@ -77,7 +77,8 @@ class RefractoryStatus:
     follow_up: Measurement | None
     ratio: float | None
     failed_to_decline: bool
-    evidence_nodes: tuple[str, ...] = ()  # the measurements' IRIs, for PROV links in Turtle output
+    # The measurements' IRIs, for PROV links in Turtle output; input-specific, so not compared.
+    evidence_nodes: tuple[str, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
