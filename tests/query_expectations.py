@@ -14,8 +14,8 @@ from typing import Any
 from rdflib.term import Node
 
 from kg_builder.decide import prepare, recommend_patient
-from kg_builder.patient import read_patient_file
 from kg_builder.paths import EXAMPLES_DIR, QUERIES_DIR
+from kg_builder.patient import read_patient_file
 from kg_builder.store import Row, query_text
 
 EXPECTED_DIR = Path(__file__).with_name("query_expected")

@@ -8,8 +8,8 @@ from functools import cache
 import pytest
 
 from kg_builder.decide import Recommendation, recommend_graph
-from kg_builder.patient import read_patient_file
 from kg_builder.paths import EXAMPLES_DIR
+from kg_builder.patient import read_patient_file
 from kg_builder.report import recommendations_json
 
 CASES = EXAMPLES_DIR / "cases"
