@@ -75,15 +75,17 @@ def patients(draw: st.DrawFn) -> dict[str, Any]:
         }
         for start in draw(st.lists(days, max_size=2))
     ]
+    specimens, assays = st.sampled_from(["plasma", "whole-blood"]), st.sampled_from(["assay A", "assay B"])
     loads = [
-        {"date": day(offset), "iu_per_ml": draw(st.integers(0, 2_000_000)), "specimen": draw(st.sampled_from(["plasma", "whole-blood"])),
-         "assay": draw(st.sampled_from(["assay A", "assay B"]))}
+        {"date": day(offset), "iu_per_ml": draw(st.integers(0, 2_000_000)), "specimen": draw(specimens),
+         "assay": draw(assays)}
         for offset in draw(st.lists(days, max_size=4))
     ]  # fmt: skip
     record: dict[str, Any] = {
         "id": "GEN",
         "age_years": draw(st.integers(0, 80)),
-        "transplant": {"donor": draw(st.sampled_from(["matched-related", "haploidentical", "cord"])), "t_cell_depleted": draw(st.booleans())},
+        "transplant": {"donor": draw(st.sampled_from(["matched-related", "haploidentical", "cord"])),
+                       "t_cell_depleted": draw(st.booleans())},
         "disease_sites": draw(st.lists(st.sampled_from(SITES), max_size=3, unique=True)),
         "antivirals": courses,
         "viral_loads": loads,
