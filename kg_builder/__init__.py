@@ -1,6 +1,10 @@
 """cmv-rr: the ASTCT 2021 guideline on resistant/refractory CMV after HCT as a knowledge graph.
 
-The public API is small on purpose; everything else is an implementation detail.
+The public API is small on purpose::
+
+    from kg_builder import recommend
+    [result] = recommend("ontology/examples/cases/row2-low-level-ul97.json")
+    result.options[0].therapy   # 'ganciclovir' (high-dose, Table 4 row 2)
 """
 
 from __future__ import annotations
@@ -12,7 +16,22 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0+unknown"
 
+from .api import PatientDoesNotConform, build_graph, load_patient, recommend, validate
+from .decide import Recommendation
 from .errors import CmvrrError, TableError
-from .release import release_graph, write_release
+from .release import write_release
+from .validate import FileReport
 
-__all__ = ["CmvrrError", "TableError", "__version__", "release_graph", "write_release"]
+__all__ = [
+    "CmvrrError",
+    "FileReport",
+    "PatientDoesNotConform",
+    "Recommendation",
+    "TableError",
+    "__version__",
+    "build_graph",
+    "load_patient",
+    "recommend",
+    "validate",
+    "write_release",
+]

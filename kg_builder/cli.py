@@ -148,8 +148,7 @@ def _validate(files: list[Path], report_format: str, reference_path: Path | None
 
 
 def _recommend(path: Path, output: str, engine: str) -> int:
-    from .decide import recommend_graph
-    from .patient import read_patient_file
+    from .api import PatientDoesNotConform, recommend
     from .report import (
         recommendations_json,
         recommendations_text,
@@ -157,15 +156,12 @@ def _recommend(path: Path, output: str, engine: str) -> int:
         validation_json,
         validation_text,
     )
-    from .validate import validate_input
 
-    item = read_patient_file(path)
-    report = validate_input(item)
-    if not report.conforms:
-        print(validation_json([report]) if output == "json" else validation_text([report]))
+    try:
+        recs = recommend(path, engine)
+    except PatientDoesNotConform as rejected:
+        print(validation_json([rejected.report]) if output == "json" else validation_text([rejected.report]))
         return 1
-    warnings = [f"{f.focus}: {f.message}" for p in report.patients for f in p.findings if f.severity != "Violation"]
-    recs = recommend_graph(item.graph, engine, warnings)
     render = {"json": recommendations_json, "turtle": recommendations_turtle, "text": recommendations_text}[output]
     print(render(recs))
     return 0

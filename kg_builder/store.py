@@ -118,11 +118,10 @@ class OxigraphEngine:
 
         self._ox = pyoxigraph
         self.store = pyoxigraph.Store()
-        self.store.load(
-            _ntriples(knowledge()),
-            format=pyoxigraph.RdfFormat.N_TRIPLES,
-            to_graph=pyoxigraph.NamedNode(KNOWLEDGE_GRAPH),
-        )
+        # The knowledge graph is named for the decision queries and also the default graph, so
+        # that queries written for the release file run unchanged.
+        for graph_name in (pyoxigraph.NamedNode(KNOWLEDGE_GRAPH), pyoxigraph.DefaultGraph()):
+            self.store.load(_ntriples(knowledge()), format=pyoxigraph.RdfFormat.N_TRIPLES, to_graph=graph_name)
         for iri, graph in patients.items():
             self.store.load(_ntriples(graph), format=pyoxigraph.RdfFormat.N_TRIPLES, to_graph=pyoxigraph.NamedNode(iri))
 
