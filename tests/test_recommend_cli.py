@@ -100,3 +100,14 @@ def test_query_command_formats(capsys: pytest.CaptureFixture[str]) -> None:
     assert "(23 rows)" in capsys.readouterr().out
     assert main(["query", "no-such-query"]) == 2
     assert "no query 'no-such-query'" in capsys.readouterr().err
+
+
+def test_readme_python_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    from kg_builder.paths import REPO_README
+
+    [block] = re.findall(r"```python\n(.*?)```", REPO_README.read_text(), flags=re.S)
+    exec(compile(block, "README.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert "(1, 3)" in out and "UL54 A809V confers resistance" in out
