@@ -96,7 +96,7 @@ class RdflibEngine:
             target.add(triple)
             # Also in the default graph, so that queries written for the release file
             # (queries/table5-mutations.rq, ...) run unchanged.
-            self.dataset.default_context.add(triple)
+            self.dataset.default_graph.add(triple)
         for iri, graph in patients.items():
             named = self.dataset.graph(iri)
             for triple in graph:
