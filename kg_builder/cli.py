@@ -24,6 +24,8 @@ examples:
   cmvrr validate patient.json --format json --reference merlin.fasta
   cmvrr recommend ontology/examples/valid/ul97-low-level.json
   cmvrr recommend patient.ttl --format json --engine rdflib
+  cmvrr synth 1000 --out cohort.jsonl --seed 7
+  cmvrr recommend --batch cohort.jsonl --out results.jsonl
   cmvrr query susceptibility --patient ontology/examples/valid/mixed-ul97-ul54.json
   cmvrr query table5-mutations --format csv
 """
@@ -86,9 +88,32 @@ def _parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    recommend.add_argument("patient", type=Path, metavar="PATIENT", help="a patient file (Turtle/RDF or JSON)")
+    recommend.add_argument(
+        "inputs",
+        nargs="+",
+        type=Path,
+        metavar="PATIENT",
+        help="a patient file (Turtle/RDF or JSON); with --batch: files, folders, .jsonl or .nq (one named graph each)",
+    )
+    recommend.add_argument("--batch", action="store_true", help="many patients: one JSON line each into --out")
+    recommend.add_argument("--out", type=Path, metavar="DIR|FILE.jsonl", help="with --batch: where the JSON lines go")
+    recommend.add_argument(
+        "--jobs", type=int, default=0, metavar="N", help="with --batch: worker processes (default: 2)"
+    )
     recommend.add_argument("--format", choices=("text", "json", "turtle"), default="text", help="output (default text)")
     recommend.add_argument("--engine", choices=("oxigraph", "rdflib"), default="oxigraph", help="SPARQL engine")
+    synth = commands.add_parser(
+        "synth",
+        help="generate seeded synthetic patients (JSON lines) for tests, batches and benchmarks",
+        description="Write COUNT synthetic patient records to FILE.jsonl: genotypes drawn from the knowledge "
+        "graph's Table 5, viral-load courses falling to rising more than 1 log10, disease sites. The same "
+        "--seed gives the same patients. Not real data.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    synth.add_argument("count", type=int, metavar="COUNT", help="how many patients")
+    synth.add_argument("--out", type=Path, required=True, metavar="FILE.jsonl", help="output file")
+    synth.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     query = commands.add_parser(
         "query",
         help="run a packaged or your own SPARQL query over the knowledge graph (and a patient)",
@@ -115,8 +140,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _build(args.out, args.format)
         if args.command == "validate":
             return _validate(args.files, args.format, args.reference)
+        if args.command == "recommend" and args.batch:
+            return _batch(args.inputs, args.out, args.jobs, args.engine)
         if args.command == "recommend":
-            return _recommend(args.patient, args.format, args.engine)
+            if len(args.inputs) != 1 or args.out:
+                raise CmvrrError("give exactly one PATIENT (or use --batch with --out for many)")
+            return _recommend(args.inputs[0], args.format, args.engine)
+        if args.command == "synth":
+            return _synth(args.count, args.out, args.seed)
         if args.command == "query":
             return _query(args.query, args.patient, args.format, args.engine)
     except CmvrrError as error:
@@ -164,6 +195,36 @@ def _recommend(path: Path, output: str, engine: str) -> int:
         return 1
     render = {"json": recommendations_json, "turtle": recommendations_turtle, "text": recommendations_text}[output]
     print(render(recs))
+    return 0
+
+
+def _batch(inputs: list[Path], out: Path | None, jobs: int, engine: str) -> int:
+    import json
+
+    from .batch import run_batch
+
+    if out is None:
+        raise CmvrrError("--batch needs --out DIR or --out FILE.jsonl")
+    summary = run_batch(inputs, out, jobs, engine)
+    print(json.dumps(summary, indent=2), file=sys.stderr)
+    return 0 if summary["patients"] == summary.get("ok", 0) else 1
+
+
+def _synth(count: int, out: Path, seed: int) -> int:
+    import json
+    import os
+    import tempfile
+
+    from .synth import synthetic_patients
+
+    if count < 1:
+        raise CmvrrError("COUNT must be at least 1")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=out.parent, suffix=".jsonl", delete=False, encoding="utf-8") as staging:
+        for record in synthetic_patients(count, seed):
+            staging.write(json.dumps(record) + "\n")
+    os.replace(staging.name, out)
+    print(f"wrote {count:,} synthetic patients to {out} (seed {seed})")
     return 0
 
 

@@ -84,6 +84,13 @@ def read_patient_file(path: Path) -> PatientInput:
     return _read_rdf(path, text)
 
 
+def read_patient_text(text: str, source: Path) -> PatientInput:
+    """Like read_patient_file, for text already in memory (a JSON-lines line, a named graph)."""
+    if source.suffix.lower() in (".json", ".jsonl"):
+        return _read_json(source, text)
+    return _read_rdf(source, text)
+
+
 def _read_rdf(path: Path, text: str) -> PatientInput:
     graph = Graph()
     try:

@@ -1,0 +1,81 @@
+"""Batch mode: N patients in a batch give the same lines as N single runs; bad patients are
+recorded and the rest go on; folders, JSON lines and N-Quads all work (issue 5)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from rdflib import Dataset, URIRef
+
+from kg_builder.batch import run_batch
+from kg_builder.cli import main
+from kg_builder.decide import recommend_graph
+from kg_builder.patient import read_patient_text
+from kg_builder.paths import EXAMPLES_DIR
+from kg_builder.report import recommendation_dict
+from kg_builder.synth import synthetic_patients
+
+COUNT = 200
+
+
+@pytest.fixture(scope="module")
+def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cohort") / "cohort.jsonl"
+    lines = [json.dumps(record) for record in synthetic_patients(COUNT, seed=11)]
+    lines.insert(7, '{"id": "BROKEN", "viral_loads": [ }')  # malformed JSON
+    lines.insert(50, json.dumps({"id": "NEGATIVE", "viral_loads": [{"date": "2025-01-01", "iu_per_ml": -5}]}))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_batch_equals_single_runs(cohort: Path, tmp_path: Path) -> None:
+    summary = run_batch([cohort], tmp_path / "out.jsonl", jobs=2)
+    lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert summary["patients"] == COUNT + 2 == len(lines)
+    assert summary["ok"] == COUNT and summary["error"] == 1 and summary["does-not-conform"] == 1
+    by_patient = {line["patient"]: line for line in lines if line["status"] == "ok"}
+    for record in synthetic_patients(COUNT, seed=11):
+        graph = read_patient_text(json.dumps(record), Path("single.json")).graph
+        [single] = recommend_graph(graph, "oxigraph")
+        batch_line = dict(by_patient[record["id"]])
+        assert batch_line.pop("source").startswith(str(cohort))
+        assert batch_line.pop("status") == "ok"
+        batch_line["warnings"] = []  # single runs here skip validation, so carry no warnings
+        assert batch_line == json.loads(json.dumps({**recommendation_dict(single), "warnings": []}))
+    broken = next(line for line in lines if line["status"] == "error")
+    assert broken["source"] == f"{cohort}:8" and "not valid JSON" in broken["problems"][0]
+    negative = next(line for line in lines if line["status"] == "does-not-conform")
+    assert negative["patient"] == "NEGATIVE" and "not negative" in " ".join(negative["problems"])
+
+
+def test_batch_reads_folders_and_nquads(tmp_path: Path) -> None:
+    dataset = Dataset()
+    for path in sorted((EXAMPLES_DIR / "cases").glob("row*.json"))[:3]:
+        graph = read_patient_text(path.read_text(), Path("x.json")).graph
+        named = dataset.graph(URIRef(f"urn:patient:{path.stem}"))
+        for triple in graph:
+            named.add(triple)
+    nquads = tmp_path / "cohort.nq"
+    nquads.write_text(dataset.serialize(format="nquads"))
+    out = tmp_path / "results"
+    assert (
+        main(["recommend", "--batch", str(nquads), str(EXAMPLES_DIR / "valid"), "--out", str(out), "--jobs", "1"]) == 0
+    )
+    lines = [json.loads(line) for line in (out / "recommendations.jsonl").read_text().splitlines()]
+    assert len(lines) == 6 and {line["status"] for line in lines} == {"ok"}
+    assert {line["patient"] for line in lines} >= {"CASE-ROW1", "CASE-ROW2", "P-WT"}
+
+
+def test_batch_without_out_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["recommend", "--batch", str(EXAMPLES_DIR / "valid")]) == 2
+    assert "--out" in capsys.readouterr().err
+
+
+def test_synth_is_seeded_and_valid(tmp_path: Path) -> None:
+    first = list(synthetic_patients(20, seed=3))
+    assert first == list(synthetic_patients(20, seed=3)) != list(synthetic_patients(20, seed=4))
+    path = tmp_path / "s.jsonl"
+    assert main(["synth", "20", "--out", str(path), "--seed", "3"]) == 0
+    assert [json.loads(line) for line in path.read_text().splitlines()] == first
