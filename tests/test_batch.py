@@ -12,8 +12,8 @@ from rdflib import Dataset, URIRef
 from kg_builder.batch import run_batch
 from kg_builder.cli import main
 from kg_builder.decide import recommend_graph
-from kg_builder.patient import read_patient_text
 from kg_builder.paths import EXAMPLES_DIR
+from kg_builder.patient import read_patient_text
 from kg_builder.report import recommendation_dict
 from kg_builder.synth import synthetic_patients
 
