@@ -70,6 +70,12 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("files", nargs="+", type=Path, metavar="FILE", help="patient files, any mix of RDF and JSON")
     validate.add_argument("--format", choices=("text", "json"), default="text", help="report format (default text)")
     validate.add_argument(
+        "--validator",
+        choices=("oxigraph", "pyshacl"),
+        default="oxigraph",
+        help="oxigraph: the shapes compiled to SPARQL (fast, default); pyshacl: the reference SHACL engine",
+    )
+    validate.add_argument(
         "--reference",
         type=Path,
         metavar="FASTA",
@@ -139,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "build":
             return _build(args.out, args.format)
         if args.command == "validate":
-            return _validate(args.files, args.format, args.reference)
+            return _validate(args.files, args.format, args.reference, args.validator)
         if args.command == "recommend" and args.batch:
             return _batch(args.inputs, args.out, args.jobs, args.engine)
         if args.command == "recommend":
@@ -168,12 +174,12 @@ def _build(out: Path, report_format: str) -> int:
     return 0
 
 
-def _validate(files: list[Path], report_format: str, reference_path: Path | None) -> int:
+def _validate(files: list[Path], report_format: str, reference_path: Path | None, validator: str = "oxigraph") -> int:
     from .report import validation_json, validation_text
     from .validate import read_fasta, validate_files
 
     reference = read_fasta(reference_path) if reference_path else None
-    reports = validate_files(files, reference)
+    reports = validate_files(files, reference, validator)
     print(validation_json(reports) if report_format == "json" else validation_text(reports))
     return 0 if all(report.conforms for report in reports) else 1
 

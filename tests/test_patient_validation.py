@@ -105,7 +105,7 @@ def test_json_output_has_the_same_findings(capsys: pytest.CaptureFixture[str]) -
     report = json.loads(capsys.readouterr().out)
     assert report["conforms"] is False
     [patient] = report["files"][0]["patients"]
-    assert patient["findings"][0]["path"] == "cmvrr:iuPerMl" and patient["findings"][0]["value"] == "-48000.0"
+    assert patient["findings"][0]["path"] == "cmvrr:iuPerMl" and patient["findings"][0]["value"] == "-48000"
 
 
 def test_readme_json_record_validates(tmp_path: Path) -> None:

@@ -1,0 +1,211 @@
+"""The patient shapes compiled to SPARQL and run in Oxigraph: the fast validator.
+
+pyshacl stays the reference; tests/test_fast_validation.py proves that this validator reports
+the same results on every fixture and on thousands of generated patients. Only the SHACL
+features the patient shapes use are compiled; any other feature is refused, never skipped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.collection import Collection
+from rdflib.namespace import RDF, SH, XSD
+from rdflib.term import Node
+
+from .errors import CmvrrError
+
+_CAST = {XSD.date: "xsd:date", XSD.decimal: "xsd:decimal", XSD.integer: "xsd:integer", XSD.boolean: "xsd:boolean"}
+_COMPARISON = {SH.minInclusive: ">=", SH.maxInclusive: "<=", SH.minExclusive: ">", SH.maxExclusive: "<"}
+_KNOWN = {
+    SH.path, SH.minCount, SH.maxCount, SH.datatype, SH["class"], SH.minInclusive, SH.maxInclusive,
+    SH.minExclusive, SH.maxExclusive, SH.pattern, SH["in"], SH.lessThanOrEquals, SH.message, RDF.type,
+}  # fmt: skip
+_PREFIXES = (
+    "PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>\n"
+    "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
+    "PREFIX xsd: <http://www.w3.org/2001/XMLSchema#>\n"
+)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One compiled constraint: a SELECT whose rows are results (?this, ?value, template vars)."""
+
+    query: str
+    severity: URIRef
+    path: URIRef | None
+    message: str
+    value: str  # what the result's sh:value is: "value" (?value), "focus" (sh:sparql) or "none" (counts)
+
+
+def _n3(node: Node) -> str:
+    return node.n3()
+
+
+def _path(graph: Graph, path: Node) -> str:
+    if isinstance(path, URIRef):
+        return _n3(path)
+    if isinstance(path, BNode) and (path, RDF.first, None) in graph:
+        return "/".join(_path(graph, step) for step in Collection(graph, path))
+    raise CmvrrError(f"fast validator: unsupported sh:path {path!r}")
+
+
+def _targets(graph: Graph, shape: Node) -> list[str]:
+    patterns = [f"?this rdf:type/rdfs:subClassOf* {_n3(cls)} ." for cls in graph.objects(shape, SH.targetClass)]
+    patterns += [f"?targetSubject {_n3(p)} ?this ." for p in graph.objects(shape, SH.targetObjectsOf)]
+    for unsupported in (SH.targetNode, SH.targetSubjectsOf, SH.target):
+        if (shape, unsupported, None) in graph:
+            raise CmvrrError(f"fast validator: unsupported target {unsupported} on {shape}")
+    return patterns
+
+
+def compile_shapes(shapes: Graph) -> list[Check]:
+    checks: list[Check] = []
+    for shape in sorted(set(shapes.subjects(RDF.type, SH.NodeShape)), key=str):
+        severity = shapes.value(shape, SH.severity) or SH.Violation
+        for target in _targets(shapes, shape):
+            for prop in shapes.objects(shape, SH.property):
+                checks += _property_checks(shapes, prop, target, URIRef(str(severity)))
+            for constraint in shapes.objects(shape, SH.sparql):
+                checks.append(_sparql_check(shapes, constraint, target, URIRef(str(severity))))
+    return checks
+
+
+def _message(shapes: Graph, node: Node) -> str:
+    message = shapes.value(node, SH.message)
+    return str(message) if message is not None else "does not conform"
+
+
+def _property_checks(shapes: Graph, prop: Node, target: str, severity: URIRef) -> Iterator[Check]:
+    unknown = {p for p, _ in shapes.predicate_objects(prop)} - _KNOWN
+    if unknown:
+        raise CmvrrError(f"fast validator: unsupported constraint(s) {sorted(map(str, unknown))}")
+    path_node = shapes.value(prop, SH.path)
+    if path_node is None:
+        raise CmvrrError(f"fast validator: a property shape without sh:path ({prop})")
+    path, message = _path(shapes, path_node), _message(shapes, prop)
+    result_path = path_node if isinstance(path_node, URIRef) else None
+    head = f"{_PREFIXES}SELECT DISTINCT ?this ?value WHERE {{ {target} ?this {path} ?value . "
+
+    def check(condition: str) -> Check:
+        return Check(head + f"FILTER({condition}) }}", severity, result_path, message, "value")
+
+    for count, operator in ((shapes.value(prop, SH.minCount), "<"), (shapes.value(prop, SH.maxCount), ">")):
+        if count is not None:
+            query = (
+                f"{_PREFIXES}SELECT ?this WHERE {{ {target} OPTIONAL {{ ?this {path} ?value }} }} "
+                f"GROUP BY ?this HAVING (COUNT(DISTINCT ?value) {operator} {int(str(count))})"
+            )
+            yield Check(query, severity, result_path, message, "none")
+    datatype = shapes.value(prop, SH.datatype)
+    if datatype is not None:
+        if datatype == RDF.langString:
+            yield check('!(isLiteral(?value) && LANG(?value) != "")')
+        else:
+            valid = f" && isLiteral({_CAST[URIRef(str(datatype))]}(STR(?value)))" if datatype in _CAST else ""
+            yield check(f"!COALESCE(isLiteral(?value) && DATATYPE(?value) = {_n3(datatype)}{valid}, false)")
+    cls = shapes.value(prop, SH["class"])
+    if cls is not None:
+        yield check(f"NOT EXISTS {{ ?value rdf:type/rdfs:subClassOf* {_n3(cls)} }}")
+    for component, operator in _COMPARISON.items():
+        bound = shapes.value(prop, component)
+        if bound is not None:
+            yield check(f"!COALESCE(?value {operator} {_n3(bound)}, false)")
+    pattern = shapes.value(prop, SH.pattern)
+    if pattern is not None:
+        yield check(f"!COALESCE(REGEX(STR(?value), {Literal(str(pattern)).n3()}), false)")
+    members = shapes.value(prop, SH["in"])
+    if members is not None:
+        yield check(f"?value NOT IN ({', '.join(_n3(m) for m in Collection(shapes, members))})")
+    other = shapes.value(prop, SH.lessThanOrEquals)
+    if other is not None:
+        query = head + f"?this {_n3(other)} ?other . FILTER(!COALESCE(?value <= ?other, false)) }}"
+        yield Check(query, severity, result_path, message, "value")
+
+
+def _sparql_check(shapes: Graph, constraint: Node, target: str, severity: URIRef) -> Check:
+    select = str(shapes.value(constraint, SH.select)).replace("$this", "?this")
+    prefixes = "".join(
+        f"PREFIX {shapes.value(declaration, SH.prefix)}: <{shapes.value(declaration, SH.namespace)}>\n"
+        for owner in shapes.objects(constraint, SH.prefixes)
+        for declaration in shapes.objects(owner, SH.declare)
+    )
+    where = select.index("{", select.upper().index("WHERE"))
+    query = _PREFIXES + prefixes + select[: where + 1] + f" {target} " + select[where + 1 :]
+    return Check(query, severity, None, _message(shapes, constraint), "focus")
+
+
+def render(template: str, row: dict[str, str | None]) -> str:
+    """Fill SHACL message templates ({?var}) the way pyshacl does."""
+    return re.sub(r"\{[?$](\w+)\}", lambda match: row.get(match.group(1)) or "", template)
+
+
+@cache
+def compiled(shapes_key: str, shapes_turtle: str) -> tuple[Check, ...]:
+    graph = Graph().parse(data=shapes_turtle, format="turtle")
+    return tuple(compile_shapes(graph))
+
+
+class FastValidator:
+    """An Oxigraph store holding the knowledge-graph slice once; each patient graph is added to a
+    named graph of its own, checked with the knowledge graph as the union default graph, and removed."""
+
+    def __init__(self, context: Graph, shapes: Graph) -> None:
+        import pyoxigraph
+
+        self._ox = pyoxigraph
+        self.store = pyoxigraph.Store()
+        self.context_graph = pyoxigraph.NamedNode("https://w3id.org/cmv-rr/graph/validation-context")
+        self.store.load(context.serialize(format="nt", encoding="utf-8"), format=pyoxigraph.RdfFormat.N_TRIPLES,
+                        to_graph=self.context_graph)  # fmt: skip
+        self.checks = compile_shapes(shapes)
+        self._count = 0
+
+    def results(self, graph: Graph) -> Iterator[tuple[str, str, str, str, str]]:
+        """(severity, focus, path, message, value) for every result, like a SHACL report."""
+        self._count += 1
+        patient_graph = self._ox.NamedNode(f"https://w3id.org/cmv-rr/graph/validating/{self._count}")
+        self.store.load(graph.serialize(format="nt", encoding="utf-8"), format=self._ox.RdfFormat.N_TRIPLES,
+                        to_graph=patient_graph)  # fmt: skip
+        try:
+            for check in self.checks:
+                solutions = self.store.query(check.query, default_graph=[self.context_graph, patient_graph])
+                names = [variable.value for variable in solutions.variables]  # type: ignore[union-attr]
+                for solution in solutions:  # type: ignore[union-attr]
+                    row = {name: _text(solution[name]) for name in names}
+                    shown = {name: _shown(solution[name]) for name in names}
+                    focus = row["this"] or ""
+                    value = {"value": row.get("value"), "focus": focus, "none": ""}[check.value]
+                    yield (
+                        str(check.severity),
+                        focus,
+                        str(check.path) if check.path else "",
+                        render(check.message, shown),
+                        value or "",
+                    )
+        finally:
+            self.store.remove_graph(patient_graph)
+
+
+def _shown(term: object) -> str | None:
+    """A term as pyshacl writes it into messages: decimals in XSD canonical form (600.0)."""
+    from .rdfterms import decimal
+
+    datatype = getattr(term, "datatype", None)
+    if datatype is not None and datatype.value == str(XSD.decimal):
+        return str(decimal(str(term.value)))  # type: ignore[attr-defined]
+    return _text(term)
+
+
+def _text(term: object) -> str | None:
+    from .store import _canonical
+
+    if term is None:
+        return None
+    datatype = getattr(term, "datatype", None)
+    return _canonical(str(term.value), datatype.value if datatype is not None else None)  # type: ignore[attr-defined]
