@@ -160,7 +160,10 @@ def prepare(graph: Graph, engine_name: str = "oxigraph") -> tuple[Engine, list[U
 def recommend_graph(graph: Graph, engine_name: str = "oxigraph", warnings: Iterable[str] = ()) -> list[Recommendation]:
     """Recommendations for every cmvrr:Patient of a (validated) patient graph."""
     engine, patients = prepare(graph, engine_name)
-    return [recommend_patient(engine, patient, tuple(warnings)) for patient in patients]
+    try:
+        return [recommend_patient(engine, patient, tuple(warnings)) for patient in patients]
+    finally:
+        engine.close()
 
 
 @cache

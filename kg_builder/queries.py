@@ -43,6 +43,7 @@ def run_query(name: str, patient: Graph | None = None, engine_name: str = "oxigr
     try:
         rows = engine.select(text, bindings)
     except (SyntaxError, ValueError, RuntimeError) as error:
+        engine.close()
         raise CmvrrError(
             f"query {name!r} failed: {str(error).splitlines()[0] if str(error) else type(error).__name__}"
         ) from error

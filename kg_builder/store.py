@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Protocol
 
+import pyoxigraph
 from rdflib import Dataset, Graph, Literal, URIRef
 from rdflib.namespace import XSD
 from rdflib.term import Node
@@ -60,6 +61,8 @@ class Engine(Protocol):
 
     def select(self, query: str, bindings: Bindings) -> list[Row]: ...
 
+    def close(self) -> None: ...
+
 
 _NUMERIC = {str(XSD.decimal), str(XSD.integer), str(XSD.double), str(XSD.float)}
 
@@ -102,6 +105,9 @@ class RdflibEngine:
             for triple in graph:
                 named.add(triple)
 
+    def close(self) -> None:
+        """Nothing to release: the dataset belongs to this engine alone."""
+
     def select(self, query: str, bindings: Bindings) -> list[Row]:
         result = self.dataset.query(query, initBindings=dict(bindings))  # type: ignore[arg-type]
         names = [str(var) for var in result.vars or []]
@@ -109,21 +115,24 @@ class RdflibEngine:
 
 
 class OxigraphEngine:
-    """The fast engine: pyoxigraph's in-memory store."""
+    """The fast engine: pyoxigraph's in-memory store.
+
+    The knowledge graph is loaded once per process into a shared store; each engine adds its
+    patients' named graphs to it and close() removes them again."""
 
     name = "oxigraph"
 
     def __init__(self, patients: Mapping[URIRef, Graph]) -> None:
-        import pyoxigraph
-
         self._ox = pyoxigraph
-        self.store = pyoxigraph.Store()
-        # The knowledge graph is named for the decision queries and also the default graph, so
-        # that queries written for the release file run unchanged.
-        for graph_name in (pyoxigraph.NamedNode(KNOWLEDGE_GRAPH), pyoxigraph.DefaultGraph()):
-            self.store.load(_ntriples(knowledge()), format=pyoxigraph.RdfFormat.N_TRIPLES, to_graph=graph_name)
+        self.store = _shared_oxigraph_store()
+        self._graphs = [pyoxigraph.NamedNode(iri) for iri in patients]
         for iri, graph in patients.items():
             self.store.load(_ntriples(graph), format=pyoxigraph.RdfFormat.N_TRIPLES, to_graph=pyoxigraph.NamedNode(iri))
+
+    def close(self) -> None:
+        for graph in self._graphs:
+            self.store.remove_graph(graph)
+        self._graphs = []
 
     def select(self, query: str, bindings: Bindings) -> list[Row]:
         substitutions = {self._ox.Variable(name): self._term(value) for name, value in bindings.items()}
@@ -143,6 +152,16 @@ class OxigraphEngine:
                 str(node), datatype=self._ox.NamedNode(str(node.datatype)) if node.datatype else None
             )
         raise TypeError(f"cannot bind {node!r}")
+
+
+@cache
+def _shared_oxigraph_store() -> pyoxigraph.Store:
+    store = pyoxigraph.Store()
+    # The knowledge graph is named for the decision queries and also the default graph, so that
+    # queries written for the release file run unchanged.
+    for graph_name in (pyoxigraph.NamedNode(KNOWLEDGE_GRAPH), pyoxigraph.DefaultGraph()):
+        store.load(_knowledge_ntriples(), format=pyoxigraph.RdfFormat.N_TRIPLES, to_graph=graph_name)
+    return store
 
 
 def _ox_lexical(term: object) -> str | None:
