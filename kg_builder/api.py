@@ -42,10 +42,10 @@ def validate(path: Path | str) -> FileReport:
     return validate_input(read_patient_file(Path(path)))
 
 
-def recommend(path: Path | str, engine: str = "oxigraph") -> list[Recommendation]:
+def recommend(path: Path | str, engine: str = "oxigraph", validator: str = "oxigraph") -> list[Recommendation]:
     """Validate, then derive what the guideline says for every patient in the file."""
     item = read_patient_file(Path(path))
-    report = validate_input(item)
+    report = validate_input(item, validator=validator)
     if not report.conforms:
         raise PatientDoesNotConform(report)
     warnings = [f"{f.focus}: {f.message}" for p in report.patients for f in p.findings if f.severity != "Violation"]

@@ -79,3 +79,15 @@ def test_synth_is_seeded_and_valid(tmp_path: Path) -> None:
     path = tmp_path / "s.jsonl"
     assert main(["synth", "20", "--out", str(path), "--seed", "3"]) == 0
     assert [json.loads(line) for line in path.read_text().splitlines()] == first
+
+
+def test_bench_reports_every_measure_beside_its_baseline() -> None:
+    """The benchmark itself runs (tiny sizes here; the figures come from `cmvrr bench`)."""
+    from kg_builder.bench import bench_text, run_bench
+
+    result = run_bench(sizes=(10, 20), repeat=2)
+    measures = [row["measure"] for row in result["rows"]]
+    assert measures[0].startswith("single patient") and any(m.startswith("batch of 20") for m in measures)
+    assert any(m.startswith("cold cmvrr recommend") for m in measures)
+    assert all(row["ratio"] is None or row["ratio"] > 0 for row in result["rows"])
+    assert "per-patient cost" in bench_text(result)
