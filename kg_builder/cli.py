@@ -26,6 +26,7 @@ examples:
   cmvrr recommend patient.ttl --format json --engine rdflib
   cmvrr synth 1000 --out cohort.jsonl --seed 7
   cmvrr recommend --batch cohort.jsonl --out results.jsonl
+  cmvrr serve --port 7878 --patients ontology/examples/cases/row2-low-level-ul97.json
   cmvrr query susceptibility --patient ontology/examples/valid/mixed-ul97-ul54.json
   cmvrr query table5-mutations --format csv
 """
@@ -135,6 +136,29 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--sizes", default="1000,10000", metavar="N,N", help="batch sizes (default 1000,10000)")
     bench.add_argument("--format", choices=("text", "json"), default="text", help="output (default text)")
+    serve = commands.add_parser(
+        "serve",
+        help="a read-only SPARQL endpoint with the knowledge graph (and patients), on loopback",
+        description="Build an Oxigraph store with the knowledge graph (the default graph and "
+        "<https://w3id.org/cmv-rr/graph/knowledge>) and each --patients file's graph (<PATIENT-IRI/graph>), "
+        "and serve it read-only over the SPARQL 1.1 protocol: updates are refused, and the query page "
+        "opens in a browser. Needs the `oxigraph` server (pip install 'cmv-rr[serve]').",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback)")
+    serve.add_argument("--port", type=int, default=7878, help="port (default 7878)")
+    serve.add_argument("--patients", nargs="*", type=Path, default=[], metavar="FILE", help="patient files to load")
+    push = commands.add_parser(
+        "push",
+        help="upload the release to a SPARQL 1.1 Graph Store Protocol endpoint",
+        description="PUT the release (Turtle) into --graph IRI, or the default graph, of --endpoint "
+        "(e.g. http://127.0.0.1:7878/store for Oxigraph, http://localhost:3030/ds/data for Fuseki).",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    push.add_argument("--endpoint", required=True, metavar="URL", help="the Graph Store Protocol URL")
+    push.add_argument("--graph", metavar="IRI", help="named graph to replace (default: the default graph)")
     query = commands.add_parser(
         "query",
         help="run a packaged or your own SPARQL query over the knowledge graph (and a patient)",
@@ -167,6 +191,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             if len(args.inputs) != 1 or args.out:
                 raise CmvrrError("give exactly one PATIENT (or use --batch with --out for many)")
             return _recommend(args.inputs[0], args.format, args.engine, args.validator)
+        if args.command == "serve":
+            from .serve import serve
+
+            return serve(args.host, args.port, args.patients)
+        if args.command == "push":
+            from .serve import push
+
+            print(push(args.endpoint, args.graph))
+            return 0
         if args.command == "bench":
             return _bench(args.sizes, args.format)
         if args.command == "synth":

@@ -1,0 +1,87 @@
+"""cmvrr serve and cmvrr push: the knowledge graph (and patients) behind a SPARQL endpoint.
+
+serve builds an on-disk Oxigraph store and hands it to the `oxigraph` server in read-only mode
+(updates are refused; its query page works in a browser). push uploads the release to any SPARQL
+1.1 Graph Store Protocol endpoint.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+import pyoxigraph
+from rdflib import URIRef
+from rdflib.namespace import RDF
+
+from .errors import CmvrrError
+from .namespaces import CMVRR
+from .patient import read_patient_file
+from .release import release_graph
+from .store import KNOWLEDGE_GRAPH, _knowledge_ntriples, patient_graph_iri, with_day_numbers
+
+
+def build_store(location: Path, patients: Sequence[Path] = ()) -> int:
+    """An on-disk store: the knowledge graph (named and default graph) and each patient's graph."""
+    store = pyoxigraph.Store(str(location))
+    for graph_name in (pyoxigraph.NamedNode(KNOWLEDGE_GRAPH), pyoxigraph.DefaultGraph()):
+        store.load(_knowledge_ntriples(), format=pyoxigraph.RdfFormat.N_TRIPLES, to_graph=graph_name)
+    count = 0
+    for path in patients:
+        graph = read_patient_file(path).graph
+        for patient in sorted(URIRef(str(p)) for p in graph.subjects(RDF.type, CMVRR.Patient)):
+            data = with_day_numbers(graph).serialize(format="nt", encoding="utf-8")
+            store.load(
+                data, format=pyoxigraph.RdfFormat.N_TRIPLES, to_graph=pyoxigraph.NamedNode(patient_graph_iri(patient))
+            )
+            count += 1
+    store.flush()
+    del store
+    return count
+
+
+def server_command(location: Path, host: str, port: int) -> list[str]:
+    binary = shutil.which("oxigraph")
+    if binary is None:
+        raise CmvrrError("the `oxigraph` server is not installed: pip install 'cmv-rr[serve]'")
+    return [binary, "serve-read-only", "--location", str(location), "--bind", f"{host}:{port}"]
+
+
+def serve(host: str, port: int, patients: Sequence[Path]) -> int:
+    if host not in ("127.0.0.1", "localhost", "::1") and not host.startswith("127."):
+        print(f"warning: serving on {host}, not loopback: anyone who can reach it can query it", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="cmvrr-store-") as folder:
+        count = build_store(Path(folder), patients)
+        where = f"http://{host}:{port}"
+        print(
+            f"SPARQL endpoint {where}/query (read-only; query page {where}/), knowledge graph "
+            f"<{KNOWLEDGE_GRAPH}> and {count} patient graph(s). Ctrl-C stops.",
+            flush=True,
+        )
+        try:
+            return subprocess.run(server_command(Path(folder), host, port), check=False).returncode
+        except KeyboardInterrupt:
+            return 0
+
+
+def push(endpoint: str, graph: str | None) -> str:
+    """PUT the release (Turtle) into ``graph`` (or the default graph) of a Graph Store Protocol endpoint."""
+    parameter = {"graph": graph} if graph else {"default": ""}
+    separator = "&" if "?" in endpoint else "?"
+    url = f"{endpoint}{separator}{urllib.parse.urlencode(parameter)}"
+    body = release_graph().serialize(format="turtle", encoding="utf-8")
+    request = urllib.request.Request(url, data=body, method="PUT", headers={"Content-Type": "text/turtle"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return f"{response.status} {response.reason}: {len(body):,} bytes of Turtle to {url}"
+    except urllib.error.HTTPError as error:
+        raise CmvrrError(f"{url}: the endpoint refused the upload: {error.code} {error.reason}") from error
+    except (urllib.error.URLError, OSError) as error:
+        raise CmvrrError(f"{url}: cannot reach the endpoint: {getattr(error, 'reason', error)}") from error
