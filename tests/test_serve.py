@@ -154,8 +154,9 @@ def test_updates_are_refused(endpoint: str) -> None:
 
 def test_push_uploads_the_release(tmp_path: Path) -> None:
     port = free_port()
-    process = subprocess.Popen([shutil.which("oxigraph") or "oxigraph", "serve", "--location", str(tmp_path / "db"),
-                                "--bind", f"127.0.0.1:{port}"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    command = [shutil.which("oxigraph") or "oxigraph", "serve", "--location", str(tmp_path / "db"),
+               "--bind", f"127.0.0.1:{port}"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(f"{base}/query?query=" + urllib.parse.quote("ASK {}"), process)
