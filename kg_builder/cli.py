@@ -26,6 +26,8 @@ examples:
   cmvrr recommend patient.ttl --format json --engine rdflib
   cmvrr synth 1000 --out cohort.jsonl --seed 7
   cmvrr recommend --batch cohort.jsonl --out results.jsonl
+  cmvrr load-cohort cohort.jsonl --store cohort-db/
+  cmvrr query cohort-table4-rows --store cohort-db/
   cmvrr serve --port 7878 --patients ontology/examples/cases/row2-low-level-ul97.json
   cmvrr query susceptibility --patient ontology/examples/valid/mixed-ul97-ul54.json
   cmvrr query table5-mutations --format csv
@@ -175,6 +177,20 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("--patient", type=Path, metavar="FILE", help="a patient file to query with")
     query.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output (default table)")
     query.add_argument("--engine", choices=("oxigraph", "rdflib"), default="oxigraph", help="SPARQL engine")
+    query.add_argument("--store", type=Path, metavar="DIR", help="query a cohort store made by cmvrr load-cohort")
+    load_cohort = commands.add_parser(
+        "load-cohort",
+        help="validate and recommend for a cohort, into an on-disk store for the cohort queries",
+        description="Run the decision layer over every patient (as recommend --batch reads them) and store, in "
+        "an Oxigraph store at --store DIR, the knowledge graph, each patient's graph and its derived "
+        "findings; then `cmvrr query cohort-table4-rows --store DIR` and the other cohort-*.rq queries answer "
+        "from those findings.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    load_cohort.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="files, folders, .jsonl or .nq")
+    load_cohort.add_argument("--store", type=Path, required=True, metavar="DIR", help="a new or empty folder")
+    load_cohort.add_argument("--jobs", type=int, default=0, metavar="N", help="worker processes (default: 2)")
     return parser
 
 
@@ -205,7 +221,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "synth":
             return _synth(args.count, args.out, args.seed)
         if args.command == "query":
-            return _query(args.query, args.patient, args.format, args.engine)
+            return _query(args.query, args.patient, args.format, args.engine, args.store)
+        if args.command == "load-cohort":
+            import json
+
+            from .cohort import load_cohort
+
+            summary = load_cohort(args.inputs, args.store, args.jobs)
+            print(json.dumps(summary, indent=2))
+            return 0 if summary["patients"] == summary.get("ok", 0) else 1
     except CmvrrError as error:
         print(f"cmvrr {args.command}: {error}", file=sys.stderr)
         return error.exit_code
@@ -298,12 +322,15 @@ def _synth(count: int, out: Path, seed: int) -> int:
     return 0
 
 
-def _query(name: str, patient_path: Path | None, output: str, engine_name: str) -> int:
+def _query(name: str, patient_path: Path | None, output: str, engine_name: str, store: Path | None = None) -> int:
     from .patient import read_patient_file
-    from .queries import run_query
+    from .queries import run_query, run_store_query
 
-    graph = read_patient_file(patient_path).graph if patient_path else None
-    columns, rows = run_query(name, graph, engine_name)
+    if store is not None:
+        columns, rows = run_store_query(name, store)
+    else:
+        graph = read_patient_file(patient_path).graph if patient_path else None
+        columns, rows = run_query(name, graph, engine_name)
     print(_table(columns, rows, output))
     return 0
 

@@ -34,6 +34,12 @@ def _date(day: str | None) -> str | None:
     return None if day is None else datetime.date.fromordinal(_EPOCH_ORDINAL + int(day)).isoformat()
 
 
+def _day_number(iso_date: str | None) -> int:
+    import datetime
+
+    return 0 if iso_date is None else datetime.date.fromisoformat(iso_date).toordinal() - _EPOCH_ORDINAL
+
+
 def _number(text: str | None) -> float | None:
     return None if text is None else float(Decimal(text))
 
@@ -85,6 +91,7 @@ class RefractoryStatus:
 class GenotypeTesting:
     indicated: bool
     reasons: tuple[str, ...]
+    done: bool = False  # a genotype test on or after the day the trigger was seen
 
 
 @dataclass(frozen=True)
@@ -300,7 +307,8 @@ def _refractory(rows: list[Row]) -> RefractoryStatus:
 def _genotype_testing(
     engine: Engine, inputs: dict[str, URIRef | Literal], refractory: RefractoryStatus, statements: dict[str, Statement]
 ) -> GenotypeTesting:
-    bindings = {**inputs, "failedToDecline": Literal(refractory.failed_to_decline)}
+    trigger_day = _day_number(refractory.follow_up.date) if refractory.failed_to_decline and refractory.follow_up else 0
+    bindings = {**inputs, "failedToDecline": Literal(refractory.failed_to_decline), "triggerDay": Literal(trigger_day)}
     [row] = engine.select(query_text("genotype-testing"), bindings)
     yes = {key for key, value in row.items() if value == "true"}
     reasons = []
@@ -327,7 +335,7 @@ def _genotype_testing(
         reasons.append(f"CNS disease: test the CSF or vitreous fluid ({_cite(statements['faq6-compartment-testing'])})")
     if row["lastGenotypeDay"] is not None:
         reasons.append(f"last genotype test: {_date(row['lastGenotypeDay'])}")
-    return GenotypeTesting("indicated" in yes, tuple(reasons))
+    return GenotypeTesting("indicated" in yes, tuple(reasons), "done" in yes)
 
 
 def _options(

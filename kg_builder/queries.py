@@ -55,3 +55,23 @@ def run_query(name: str, patient: Graph | None = None, engine_name: str = "oxigr
         else []
     )
     return columns, rows
+
+
+def run_store_query(name: str, location: Path) -> tuple[list[str], list[Row]]:
+    """A query over an on-disk cohort store (cmvrr load-cohort), opened read-only."""
+    import pyoxigraph
+
+    from .store import _ox_lexical
+
+    if not location.is_dir():
+        raise CmvrrError(f"{location}: no cohort store here (make one with cmvrr load-cohort)")
+    text = read_query(name)
+    try:
+        store = pyoxigraph.Store.read_only(str(location))
+        solutions = store.query(text)
+    except (OSError, SyntaxError, ValueError, RuntimeError) as error:
+        raise CmvrrError(f"query {name!r} over {location} failed: {str(error).splitlines()[0]}") from error
+    if not isinstance(solutions, pyoxigraph.QuerySolutions):
+        raise CmvrrError(f"query {name!r} is not a SELECT query")
+    columns = [variable.value for variable in solutions.variables]
+    return columns, [{column: _ox_lexical(solution[column]) for column in columns} for solution in solutions]

@@ -133,7 +133,8 @@ def recommendations_text(recs: Sequence[Recommendation]) -> str:
         if ref.ratio is not None:
             lines.append(f"  ratio {ref.ratio:.3g} (a rise of more than 1 log10 is a ratio above 10)")
         testing = rec.genotype_testing
-        lines += ["", f"Genotype testing (FAQ6): {'indicated' if testing.indicated else 'not indicated now'}"]
+        done = " (a genotype test has been done since)" if testing.indicated and testing.done else ""
+        lines += ["", f"Genotype testing (FAQ6): {'indicated' if testing.indicated else 'not indicated now'}{done}"]
         lines += [f"  - {reason}" for reason in testing.reasons]
         rows = ", ".join(map(str, rec.table4_rows)) or "none"
         lines += ["", f"Table 4 rows that apply: {rows}", "", "Options, in the guideline's order"]
@@ -202,7 +203,7 @@ def recommendations_turtle(recs: Sequence[Recommendation]) -> str:
         reasons = [ref.reason] if ref.reason else []
         findings.add("refractory", "refractory-status", ref.status, ref.course_drug, ref.evidence_nodes, reasons)
         testing = rec.genotype_testing
-        verdict = "indicated" if testing.indicated else "not-indicated"
+        verdict = ("indicated-done" if testing.done else "indicated-not-done") if testing.indicated else "not-indicated"
         findings.add("genotype-testing", "genotype-testing", verdict, None, [], testing.reasons)
         for number in rec.table4_rows:
             findings.add(f"table4-row/{number}", "table4-row", str(number), None, [f"table4-row-{number}"], [])

@@ -39,6 +39,7 @@ INPUTS = {
     "refractory": Literal(True),
     "failedToDecline": Literal(True),
     "highDoseGanciclovir": Literal(True),
+    "triggerDay": Literal(20181),
 }
 
 
