@@ -124,6 +124,8 @@ def selected(query: str) -> list[str]:
     """The inputs a query projects (oxigraph binds only projected variables)."""
     text = without_comments(query)
     head = text.split("WHERE", 1)[0]
+    while re.search(r"\([^()]*\)", head):  # leave out expressions such as (COUNT(?patient) AS ?patients)
+        head = re.sub(r"\([^()]*\)", " ", head)
     computed = set(re.findall(r"\bAS\s+\?(\w+)", text))  # outputs such as refractory.rq's ?failedToDecline
     return [name for name in INPUTS if re.search(rf"\?{name}\b", head) and name not in computed]
 
