@@ -32,7 +32,7 @@ def test_patients_per_table4_row(cohort: tuple[Path, list[dict[str, object]]]) -
     store, lines = cohort
     expected = Counter(str(row) for line in lines for row in line["table4_rows"])  # type: ignore[attr-defined]
     _, rows = run_store_query("cohort-table4-rows", store)
-    assert {row["row"]: int(str(row["patients"])) for row in rows} == dict(expected)
+    assert {row["rowNumber"]: int(str(row["patients"])) for row in rows} == dict(expected)
 
 
 def test_patients_per_resistance_drug(cohort: tuple[Path, list[dict[str, object]]]) -> None:
@@ -67,5 +67,5 @@ def test_query_command_over_a_store(
 ) -> None:
     store, _ = cohort
     assert main(["query", "cohort-table4-rows", "--store", str(store), "--format", "csv"]) == 0
-    assert capsys.readouterr().out.startswith("row,patients\n")
+    assert capsys.readouterr().out.startswith("rowNumber,patients\n")
     assert main(["query", "cohort-table4-rows", "--store", str(store.parent / "nowhere")]) == 2

@@ -1,0 +1,99 @@
+"""Shared by the portability tests (HTTP endpoint, Jena ARQ): the inputs a query takes, bound
+with a VALUES block (the SPARQL protocol and the ARQ command line have no bindings), and results
+compared in a canonical form (GROUP_CONCAT order and number spellings differ between engines)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from rdflib import Literal, URIRef
+
+from kg_builder.decide import prepare
+from kg_builder.paths import EXAMPLES_DIR
+from kg_builder.patient import read_patient_file
+from kg_builder.queries import run_query
+from kg_builder.store import patient_graph_iri, query_text
+
+PATIENT_FILE = EXAMPLES_DIR / "cases" / "row2-low-level-ul97.json"
+PATIENT = URIRef("https://w3id.org/cmv-rr/patient/CASE-ROW2")
+INPUTS = {
+    "patient": PATIENT,
+    "patientGraph": patient_graph_iri(PATIENT),
+    "row": URIRef("https://w3id.org/cmv-rr/table4-row-2"),
+    "refractory": Literal(True),
+    "failedToDecline": Literal(True),
+    "highDoseGanciclovir": Literal(True),
+    "triggerDay": Literal(20181),
+}
+
+
+def values_clause(query: str) -> str:
+    """Bind the inputs a query selects with a VALUES block opening its WHERE clause (the SPARQL
+    protocol has no bindings; a trailing VALUES would join too late for BIND and FILTER)."""
+    head, where = without_comments(query).split("WHERE", 1)
+    names = selected(query)
+    if not names:
+        return query
+    row = " ".join(INPUTS[name].n3() for name in names)
+    opening = where.index("{") + 1
+    block = f" VALUES ({' '.join('?' + name for name in names)}) {{ ({row}) }} "
+    return head + "WHERE" + where[:opening] + block + where[opening:]
+
+
+def http_rows(base: str, query: str) -> list[dict[str, str | None]]:
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{base}/query", data=query.encode(), headers={"Content-Type": "application/sparql-query",
+                                                        "Accept": "application/sparql-results+json"})  # fmt: skip
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json_rows(json.load(response))
+
+
+def json_rows(data: dict[str, Any]) -> list[dict[str, str | None]]:
+    """Rows of a SPARQL 1.1 JSON results document."""
+    names = data["head"]["vars"]
+    return [{name: binding.get(name, {}).get("value") for name in names} for binding in data["results"]["bindings"]]
+
+
+CONCATENATED = {"therapies", "references", "resistantTo", "susceptibleTo"}  # GROUP_CONCAT: order is open
+
+
+def canonical(rows: list[dict[str, str | None]]) -> list[str]:
+    from kg_builder.store import _canonical
+
+    def value(name: str, text: str | None) -> str:
+        if text is None:
+            return ""
+        if name in CONCATENATED:
+            return " ".join(sorted(text.split()))
+        return _canonical(text, "http://www.w3.org/2001/XMLSchema#decimal")
+
+    return sorted(json.dumps({k: value(k, v) for k, v in row.items()}, sort_keys=True) for row in rows)
+
+
+def without_comments(query: str) -> str:
+    return "\n".join(line for line in query.splitlines() if not line.lstrip().startswith("#"))
+
+
+def selected(query: str) -> list[str]:
+    """The inputs a query projects (oxigraph binds only projected variables)."""
+    text = without_comments(query)
+    head = text.split("WHERE", 1)[0]
+    while re.search(r"\([^()]*\)", head):  # leave out expressions such as (COUNT(?patient) AS ?patients)
+        head = re.sub(r"\([^()]*\)", " ", head)
+    computed = set(re.findall(r"\bAS\s+\?(\w+)", text))  # outputs such as refractory.rq's ?failedToDecline
+    return [name for name in INPUTS if re.search(rf"\?{name}\b", head) and name not in computed]
+
+
+def in_process(name: str) -> list[dict[str, str | None]]:
+    """The query's answer on the package's own engine, for the example patient."""
+    text = query_text(name)
+    engine, _ = prepare(read_patient_file(PATIENT_FILE).graph)
+    bindings = {key: INPUTS[key] for key in selected(text)}
+    try:
+        return engine.select(text, bindings) if bindings or "GRAPH" in text else run_query(name)[1]
+    finally:
+        engine.close()
