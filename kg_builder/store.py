@@ -16,6 +16,7 @@ from rdflib import Dataset, Graph, Literal, URIRef
 from rdflib.namespace import XSD
 from rdflib.term import Node
 
+from .fastshacl import RENEW_EVERY
 from .knowledge import knowledge_graph
 from .namespaces import CMVRR
 from .paths import CMV_MODULE, CORE_MODULE, query_path
@@ -125,6 +126,10 @@ class OxigraphEngine:
     def __init__(self, patients: Mapping[URIRef, Graph]) -> None:
         self._ox = pyoxigraph
         self.store = _shared_oxigraph_store()
+        _USES[0] += 1
+        if _USES[0] % RENEW_EVERY == 0:  # see fastshacl.RENEW_EVERY: keep the cost flat at scale
+            _shared_oxigraph_store.cache_clear()
+            self.store = _shared_oxigraph_store()
         self._graphs = [pyoxigraph.NamedNode(iri) for iri in patients]
         for iri, graph in patients.items():
             self.store.load(_ntriples(graph), format=pyoxigraph.RdfFormat.N_TRIPLES, to_graph=pyoxigraph.NamedNode(iri))
@@ -152,6 +157,9 @@ class OxigraphEngine:
                 str(node), datatype=self._ox.NamedNode(str(node.datatype)) if node.datatype else None
             )
         raise TypeError(f"cannot bind {node!r}")
+
+
+_USES = [0]
 
 
 @cache
