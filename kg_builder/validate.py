@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from pyshacl import validate as shacl_validate
 from rdflib import Graph, URIRef
 from rdflib.namespace import RDF, RDFS, SH
 
@@ -152,6 +151,8 @@ def _shacl_findings(graph: Graph, validator: str = "oxigraph") -> Iterable[tuple
         for severity, focus, path, message, value in _fast_validator().results(graph):
             yield focus, Finding(SEVERITY[URIRef(severity)], focus, _short(path) if path else "", message, value)
         return
+    from pyshacl import validate as shacl_validate  # the reference engine; slow to import, so only here
+
     data = graph + knowledge_context()
     _, results, _ = shacl_validate(
         data, shacl_graph=patient_shapes(), advanced=True, inference="none", allow_warnings=True
