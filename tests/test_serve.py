@@ -69,6 +69,12 @@ def test_every_packaged_query_over_http_equals_in_process(endpoint: str, name: s
     assert canonical(remote) == canonical(in_process(name))
 
 
+def test_query_page_opens_in_a_browser(endpoint: str) -> None:
+    with urllib.request.urlopen(f"{endpoint}/", timeout=10) as response:
+        assert response.status == 200
+        assert "text/html" in response.headers.get("Content-Type", "")
+
+
 def test_updates_are_refused(endpoint: str) -> None:
     request = urllib.request.Request(
         f"{endpoint}/update", data=b"INSERT DATA { <urn:a> <urn:b> <urn:c> }",
