@@ -21,7 +21,7 @@ from typing import IO, Any, TextIO
 from rdflib import Dataset
 
 from .errors import CmvrrError
-from .patient import read_patient_file, read_patient_text
+from .patient import PatientInput, read_patient_file, read_patient_text
 
 PATIENT_SUFFIXES = (".json", ".ttl", ".nt", ".jsonld", ".rdf", ".owl", ".n3")
 
@@ -34,6 +34,12 @@ class WorkItem:
     path: Path | None = None
     text: str | None = None
     syntax_suffix: str = ".json"
+
+    def read(self) -> PatientInput:
+        """The item's patient graph (a parse error raises CmvrrError, caught by the callers)."""
+        if self.path is not None:
+            return read_patient_file(self.path)
+        return read_patient_text(self.text or "", Path(f"item{self.syntax_suffix}"))
 
 
 def work_items(inputs: Sequence[Path]) -> Iterator[WorkItem]:
@@ -78,11 +84,7 @@ def process(item: WorkItem, engine: str = "oxigraph") -> list[dict[str, Any]]:
     from .validate import validate_input
 
     try:
-        patient = (
-            read_patient_file(item.path)
-            if item.path
-            else read_patient_text(item.text or "", Path(f"item{item.syntax_suffix}"))
-        )
+        patient = item.read()
         report = validate_input(patient)
         failing = {p.patient for p in report.patients if not p.conforms}
         lines: list[dict[str, Any]] = [

@@ -23,7 +23,6 @@ from rdflib.namespace import RDF
 from .batch import Progress, WorkItem, work_items
 from .errors import CmvrrError
 from .namespaces import CMVRR
-from .patient import read_patient_file, read_patient_text
 from .store import KNOWLEDGE_GRAPH, _knowledge_ntriples, patient_graph_iri, with_day_numbers
 
 
@@ -41,11 +40,7 @@ def _cohort_item(args: tuple[WorkItem, str]) -> tuple[str, str]:
 
     item, engine = args
     try:
-        patient = (
-            read_patient_file(item.path)
-            if item.path
-            else read_patient_text(item.text or "", Path(f"x{item.syntax_suffix}"))
-        )
+        patient = item.read()
         report = validate_input(patient)
         if not report.conforms:
             return "does-not-conform", ""

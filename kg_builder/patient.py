@@ -62,6 +62,18 @@ class PatientInput:
     problems: list[InputProblem] = field(default_factory=list)
 
 
+def _schema_enum(*path: str) -> tuple[str, ...]:
+    node: Any = json.loads(SCHEMA_PATH.read_text())
+    for key in path:
+        node = node[key]
+    return tuple(node["enum"])
+
+
+# The vocabulary tokens the JSON record accepts, read from the shipped schema (one source).
+DISEASE_SITES = _schema_enum("properties", "disease_sites", "items")
+DONORS = _schema_enum("properties", "transplant", "properties", "donor")
+
+
 def patient_iri(patient_id: str) -> URIRef:
     return URIRef(f"{PATIENT_BASE}{patient_id}")
 

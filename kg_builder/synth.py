@@ -12,20 +12,10 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
+from .patient import DISEASE_SITES, DONORS
 from .tables import load_tables
 
 _START = datetime.date(2025, 1, 1)
-_SITES = [
-    "colitis",
-    "gastritis",
-    "esophagitis",
-    "hepatitis",
-    "pneumonitis",
-    "retinitis",
-    "encephalitis",
-    "ventriculitis",
-]
-_DONORS = ["matched-related", "matched-unrelated", "mismatched-unrelated", "haploidentical", "cord"]
 _ASSAYS = ["Roche cobas CMV, hospital lab", "Abbott RealTime CMV, reference lab"]
 
 
@@ -57,9 +47,9 @@ def _patient(rng: random.Random, number: int, mutations: list[dict[str, str]]) -
     record: dict[str, Any] = {
         "id": f"SYN-{number:06d}",
         "age_years": rng.randint(1, 78),
-        "transplant": {"donor": rng.choice(_DONORS), "t_cell_depleted": rng.random() < 0.15,
+        "transplant": {"donor": rng.choice(DONORS), "t_cell_depleted": rng.random() < 0.15,
                        "date": _day(transplant_day)},
-        "disease_sites": rng.sample(_SITES, k=rng.choices([0, 1, 2], weights=[7, 2, 1])[0]),
+        "disease_sites": rng.sample(DISEASE_SITES, k=rng.choices([0, 1, 2], weights=[7, 2, 1])[0]),
         "antivirals": [
             {"drug": "letermovir", "dose_mg": 480, "interval_h": 24, "start": _day(transplant_day + 1),
              "end": _day(treatment_start - 5), "intent": "prophylaxis"},

@@ -13,22 +13,13 @@ from hypothesis import strategies as st
 from rdflib import Graph
 
 from kg_builder.decide import Recommendation, recommend_graph
-from kg_builder.patient import _add_record
+from kg_builder.patient import DISEASE_SITES, _add_record
 from kg_builder.tables import RESISTANCE_DRUGS, load_tables
 
 TABLE5 = {row["mutation"]: row for row in load_tables()["mutations"]}
 DRUG_COLUMN = {drug: drug for drug in RESISTANCE_DRUGS} | {"valganciclovir": "ganciclovir"}
 GENES = ["UL27", "UL51", "UL54", "UL56", "UL89", "UL97"]
-SITES = [
-    "colitis",
-    "gastritis",
-    "esophagitis",
-    "hepatitis",
-    "pneumonitis",
-    "retinitis",
-    "encephalitis",
-    "ventriculitis",
-]
+SITES = list(DISEASE_SITES)
 CNS = {"retinitis", "encephalitis", "ventriculitis"}
 KNOWN_POSITIONS = {(row["gene"], int(row["position"])) for row in TABLE5.values()}
 EXAMPLES = int(os.environ.get("CMVRR_SAFETY_EXAMPLES", "1500"))
