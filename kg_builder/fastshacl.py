@@ -161,12 +161,12 @@ class FastValidator:
     """An Oxigraph store holding the knowledge-graph slice once; each patient graph is added to a
     named graph of its own, checked with the knowledge graph as the union default graph, and removed."""
 
-    def __init__(self, context: Graph, shapes: Graph) -> None:
+    def __init__(self, context: bytes, shapes: Graph) -> None:
         import pyoxigraph
 
         self._ox = pyoxigraph
         self.context_graph = pyoxigraph.NamedNode("https://w3id.org/cmv-rr/graph/validation-context")
-        self._context = context.serialize(format="nt", encoding="utf-8")
+        self._context = context  # N-Triples of the knowledge-graph slice
         self.checks = compile_shapes(shapes)
         self._count = 0
         self._fresh_store()

@@ -16,6 +16,7 @@ from rdflib import Dataset, Graph, Literal, URIRef
 from rdflib.namespace import XSD
 from rdflib.term import Node
 
+from .cache import cached_bytes
 from .fastshacl import RENEW_EVERY
 from .knowledge import knowledge_graph
 from .namespaces import CMVRR
@@ -181,7 +182,7 @@ def _ox_lexical(term: object) -> str | None:
 
 @cache
 def _knowledge_ntriples() -> bytes:
-    return knowledge().serialize(format="nt", encoding="utf-8")
+    return cached_bytes("knowledge", lambda: knowledge().serialize(format="nt", encoding="utf-8"))
 
 
 def _ntriples(graph: Graph) -> bytes:

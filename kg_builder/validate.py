@@ -17,6 +17,7 @@ from pathlib import Path
 from rdflib import Graph, URIRef
 from rdflib.namespace import RDF, RDFS, SH
 
+from .cache import cached_bytes
 from .errors import CmvrrError
 from .fastshacl import FastValidator
 from .knowledge import knowledge_graph
@@ -141,7 +142,8 @@ VALIDATORS = ("oxigraph", "pyshacl")
 
 @cache
 def _fast_validator() -> FastValidator:
-    return FastValidator(knowledge_context(), patient_shapes())
+    context = cached_bytes("validation-context", lambda: knowledge_context().serialize(format="nt", encoding="utf-8"))
+    return FastValidator(context, patient_shapes())
 
 
 def _shacl_findings(graph: Graph, validator: str = "oxigraph") -> Iterable[tuple[str, Finding]]:
