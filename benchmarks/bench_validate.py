@@ -11,30 +11,16 @@ Run: python benchmarks/bench_validate.py [--repeat N]
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from collections.abc import Callable
 
 from pyshacl import validate
 
-from kg_builder.knowledge import knowledge_graph
-from kg_builder.paths import CMV_MODULE, CORE_MODULE, EXAMPLES_DIR
+from kg_builder.bench import median_ms
+from kg_builder.paths import EXAMPLES_DIR
 from kg_builder.patient import read_patient_file
-from kg_builder.release import parse_module
-from kg_builder.tables import load_tables
+from kg_builder.store import knowledge
 from kg_builder.validate import patient_shapes, validate_input
 
 PATIENT = EXAMPLES_DIR / "valid" / "ul97-low-level.json"
-
-
-def median_ms(run: Callable[[], object], repeat: int) -> float:
-    run()  # warm: caches, parsers, first SPARQL compilation
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -42,7 +28,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=15)
     repeat = parser.parse_args().repeat
     item = read_patient_file(PATIENT)
-    full = parse_module(CORE_MODULE) + parse_module(CMV_MODULE) + knowledge_graph(load_tables())
+    full = knowledge()
     shapes = patient_shapes()
 
     def baseline() -> object:

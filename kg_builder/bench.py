@@ -27,7 +27,8 @@ from .validate import validate_input
 EXAMPLE = EXAMPLES_DIR / "cases" / "mixed-ul97-ul54.json"
 
 
-def _median_ms(run: Callable[[], object], repeat: int) -> float:
+def median_ms(run: Callable[[], object], repeat: int) -> float:
+    """Median wall time in ms over ``repeat`` runs, after one untimed warm-up run."""
     run()
     times = []
     for _ in range(repeat):
@@ -58,8 +59,8 @@ def _cold(arguments: Sequence[str], repeat: int = 3) -> float:
 
 def run_bench(sizes: Sequence[int] = (1000, 10000), repeat: int = 7, baseline_sample: int = 10) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
-    baseline_ms = _median_ms(_single("pyshacl", "rdflib"), max(3, repeat // 2))
-    fast_ms = _median_ms(_single("oxigraph", "oxigraph"), repeat)
+    baseline_ms = median_ms(_single("pyshacl", "rdflib"), max(3, repeat // 2))
+    fast_ms = median_ms(_single("oxigraph", "oxigraph"), repeat)
     rows.append({"measure": "single patient, validate + recommend (warm)", "baseline": f"{baseline_ms:.0f} ms",
                  "cmvrr": f"{fast_ms:.1f} ms", "ratio": round(baseline_ms / fast_ms, 1)})  # fmt: skip
     per_patient: dict[int, float] = {}

@@ -8,6 +8,7 @@ serve builds an on-disk Oxigraph store and hands it to the `oxigraph` server in 
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -65,9 +66,15 @@ def serve(host: str, port: int, patients: Sequence[Path]) -> int:
             f"<{KNOWLEDGE_GRAPH}> and {count} patient graph(s). Ctrl-C stops.",
             flush=True,
         )
+        server = subprocess.Popen(server_command(Path(folder), host, port))
+        # Stopping cmvrr serve (Ctrl-C, or SIGTERM from a supervisor) stops the server with it, so
+        # no orphan keeps the port or the store.
+        signal.signal(signal.SIGTERM, lambda signum, frame: server.terminate())
         try:
-            return subprocess.run(server_command(Path(folder), host, port), check=False).returncode
+            return server.wait()
         except KeyboardInterrupt:
+            server.terminate()
+            server.wait()
             return 0
 
 

@@ -20,13 +20,11 @@ from rdflib.namespace import RDF, RDFS, SH
 from .cache import cached_bytes
 from .errors import CmvrrError
 from .fastshacl import FastValidator
-from .knowledge import knowledge_graph
 from .namespaces import CMVRR
-from .paths import CMV_MODULE, CORE_MODULE, SHAPES_DIR
+from .paths import SHAPES_DIR
 from .patient import PATIENT_BASE, PatientInput, read_patient_file
 from .release import parse_module
-from .store import _canonical
-from .tables import load_tables
+from .store import _canonical, knowledge
 
 # rdflib logs a traceback for every ill-typed literal (2025-02-30 as xsd:date); the shapes
 # report those as findings, so the log would only repeat them with a traceback.
@@ -84,7 +82,7 @@ def knowledge_context() -> Graph:
     """The slice of ontology and knowledge graph every patient is validated against.
 
     A slice rather than the whole graph keeps pyshacl's copy of the data graph small."""
-    full = parse_module(CORE_MODULE) + parse_module(CMV_MODULE) + knowledge_graph(load_tables())
+    full = knowledge()  # the one build of the full graph, shared with the engines
     context = Graph()
     for predicate in _CONTEXT_PREDICATES:
         for triple in full.triples((None, predicate, None)):

@@ -104,3 +104,17 @@ def test_push_uploads_the_release(tmp_path: Path) -> None:
 def test_push_to_nowhere_says_so(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["push", "--endpoint", f"http://127.0.0.1:{free_port()}/store"]) == 2
     assert "cannot reach the endpoint" in capsys.readouterr().err
+
+
+def test_stopping_serve_stops_the_server() -> None:
+    """SIGTERM to cmvrr serve must not leave the oxigraph server behind on the port."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "kg_builder.cli", "serve", "--port", str(port)],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
+    url = f"http://127.0.0.1:{port}/query?query=" + urllib.parse.quote("ASK {}")
+    wait_for(url, process)
+    process.terminate()
+    process.wait(timeout=10)
+    time.sleep(0.5)
+    with pytest.raises((urllib.error.URLError, OSError)):
+        urllib.request.urlopen(url, timeout=2)
