@@ -23,7 +23,7 @@ from rdflib.namespace import RDF
 from .batch import Progress, WorkItem, work_items
 from .errors import CmvrrError
 from .namespaces import CMVRR
-from .store import KNOWLEDGE_GRAPH, _knowledge_ntriples, patient_graph_iri, with_day_numbers
+from .store import load_knowledge, patient_graph_iri, with_day_numbers
 
 
 def _quads(graph: Graph, name: str) -> str:
@@ -73,8 +73,7 @@ def load_cohort(inputs: Sequence[Path], location: Path, jobs: int = 0) -> dict[s
                     progress.update(sum(counts.values()), counts["error"] + counts["does-not-conform"])
         progress.close()
         store = pyoxigraph.Store(str(location))
-        for graph_name in (pyoxigraph.NamedNode(KNOWLEDGE_GRAPH), pyoxigraph.DefaultGraph()):
-            store.bulk_load(_knowledge_ntriples(), format=pyoxigraph.RdfFormat.N_TRIPLES, to_graph=graph_name)
+        load_knowledge(store)
         store.bulk_load(path=str(nquads), format=pyoxigraph.RdfFormat.N_QUADS)
         store.flush()
         size = len(store)

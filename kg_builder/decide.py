@@ -6,6 +6,7 @@ where a query needs it, an earlier query's answer), and turns rows into frozen d
 
 from __future__ import annotations
 
+import datetime
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -17,10 +18,9 @@ from rdflib.namespace import RDF
 
 from .namespaces import CMVRR
 from .patient import PATIENT_BASE
-from .store import ENGINES, Engine, Row, patient_graph_iri, query_text, with_day_numbers
+from .store import ENGINES, Engine, Row, date_of_day, day_number, patient_graph_iri, query_text, with_day_numbers
 
 DRUGS = ("ganciclovir", "valganciclovir", "foscarnet", "cidofovir", "letermovir", "maribavir")
-_EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
 
 
 def local(iri: str | None) -> str:
@@ -29,15 +29,11 @@ def local(iri: str | None) -> str:
 
 
 def _date(day: str | None) -> str | None:
-    import datetime
-
-    return None if day is None else datetime.date.fromordinal(_EPOCH_ORDINAL + int(day)).isoformat()
+    return None if day is None else date_of_day(int(day)).isoformat()
 
 
 def _day_number(iso_date: str | None) -> int:
-    import datetime
-
-    return 0 if iso_date is None else datetime.date.fromisoformat(iso_date).toordinal() - _EPOCH_ORDINAL
+    return 0 if iso_date is None else day_number(datetime.date.fromisoformat(iso_date))
 
 
 def _number(text: str | None) -> float | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
 
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
@@ -143,12 +142,6 @@ def _sparql_check(shapes: Graph, constraint: Node, target: str, severity: URIRef
 def render(template: str, row: dict[str, str | None]) -> str:
     """Fill SHACL message templates ({?var}) the way pyshacl does."""
     return re.sub(r"\{[?$](\w+)\}", lambda match: row.get(match.group(1)) or "", template)
-
-
-@cache
-def compiled(shapes_key: str, shapes_turtle: str) -> tuple[Check, ...]:
-    graph = Graph().parse(data=shapes_turtle, format="turtle")
-    return tuple(compile_shapes(graph))
 
 
 # An in-memory Oxigraph store keeps some cost of every graph added and removed (validation time

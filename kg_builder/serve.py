@@ -26,14 +26,13 @@ from .errors import CmvrrError
 from .namespaces import CMVRR
 from .patient import read_patient_file
 from .release import release_graph
-from .store import KNOWLEDGE_GRAPH, _knowledge_ntriples, patient_graph_iri, with_day_numbers
+from .store import KNOWLEDGE_GRAPH, load_knowledge, patient_graph_iri, with_day_numbers
 
 
 def build_store(location: Path, patients: Sequence[Path] = ()) -> int:
     """An on-disk store: the knowledge graph (named and default graph) and each patient's graph."""
     store = pyoxigraph.Store(str(location))
-    for graph_name in (pyoxigraph.NamedNode(KNOWLEDGE_GRAPH), pyoxigraph.DefaultGraph()):
-        store.load(_knowledge_ntriples(), format=pyoxigraph.RdfFormat.N_TRIPLES, to_graph=graph_name)
+    load_knowledge(store)
     count = 0
     for path in patients:
         graph = read_patient_file(path).graph

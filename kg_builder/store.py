@@ -43,7 +43,7 @@ def with_day_numbers(graph: Graph) -> Graph:
     for date_property, day_property in _DAY_OF.items():
         for node, value in graph.subject_objects(date_property):
             if isinstance(value, Literal) and isinstance(value.value, datetime.date):
-                normalised.add((node, day_property, integer((value.value - _EPOCH).days)))
+                normalised.add((node, day_property, integer(day_number(value.value))))
     return normalised
 
 
@@ -166,10 +166,7 @@ _USES = [0]
 @cache
 def _shared_oxigraph_store() -> pyoxigraph.Store:
     store = pyoxigraph.Store()
-    # The knowledge graph is named for the decision queries and also the default graph, so that
-    # queries written for the release file run unchanged.
-    for graph_name in (pyoxigraph.NamedNode(KNOWLEDGE_GRAPH), pyoxigraph.DefaultGraph()):
-        store.load(_knowledge_ntriples(), format=pyoxigraph.RdfFormat.N_TRIPLES, to_graph=graph_name)
+    load_knowledge(store)
     return store
 
 
@@ -186,9 +183,23 @@ def _knowledge_ntriples() -> bytes:
 
 
 def _ntriples(graph: Graph) -> bytes:
-    if graph is knowledge():
-        return _knowledge_ntriples()
     return graph.serialize(format="nt", encoding="utf-8")
+
+
+def load_knowledge(store: pyoxigraph.Store) -> None:
+    """The knowledge graph into an Oxigraph store: named for the decision queries, and also the
+    default graph, so that queries written for the release file run unchanged."""
+    for graph_name in (pyoxigraph.NamedNode(KNOWLEDGE_GRAPH), pyoxigraph.DefaultGraph()):
+        store.bulk_load(_knowledge_ntriples(), format=pyoxigraph.RdfFormat.N_TRIPLES, to_graph=graph_name)
+
+
+def day_number(day: datetime.date) -> int:
+    """Days since 1970-01-01: SPARQL 1.1 cannot subtract dates, so patient graphs carry these."""
+    return (day - _EPOCH).days
+
+
+def date_of_day(number: int) -> datetime.date:
+    return _EPOCH + datetime.timedelta(days=number)
 
 
 ENGINES: dict[str, type[RdflibEngine] | type[OxigraphEngine]] = {"rdflib": RdflibEngine, "oxigraph": OxigraphEngine}
