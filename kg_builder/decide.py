@@ -8,17 +8,30 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
 
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF
+from rdflib.term import Node
 
+from .errors import CmvrrError
 from .namespaces import CMVRR
 from .patient import PATIENT_BASE
-from .store import ENGINES, Engine, Row, date_of_day, day_number, patient_graph_iri, query_text, with_day_numbers
+from .store import (
+    ENGINES,
+    GRAPH_SUFFIX,
+    Engine,
+    Row,
+    date_of_day,
+    day_number,
+    patient_graph_iri,
+    query_text,
+    with_day_numbers,
+    with_values,
+)
 
 DRUGS = ("ganciclovir", "valganciclovir", "foscarnet", "cidofovir", "letermovir", "maribavir")
 
@@ -152,19 +165,37 @@ class Recommendation:
     warnings: tuple[str, ...] = field(default=())
 
 
-def prepare(graph: Graph, engine_name: str = "oxigraph") -> tuple[Engine, list[URIRef]]:
-    """A store holding the knowledge graph and each patient of ``graph`` in its named graph."""
-    patients = sorted(URIRef(str(p)) for p in graph.subjects(RDF.type, CMVRR.Patient))
-    normalised = with_day_numbers(graph)
-    engine: Engine = ENGINES[engine_name]({patient_graph_iri(p): normalised for p in patients})
-    return engine, patients
+def prepare(graphs: Sequence[Graph], engine_name: str = "oxigraph") -> tuple[Engine, list[URIRef]]:
+    """A store holding the knowledge graph and each patient of ``graphs`` in its named graph
+    (with the whole of its input graph, as a patient's data may hang off shared nodes)."""
+    named: dict[URIRef, Graph] = {}
+    for graph in graphs:
+        normalised = with_day_numbers(graph)
+        for patient in set(graph.subjects(RDF.type, CMVRR.Patient)):
+            iri = patient_graph_iri(URIRef(str(patient)))
+            if iri in named:
+                raise CmvrrError(f"{patient}: the same patient in two inputs; recommend for them one at a time")
+            named[iri] = normalised
+    engine: Engine = ENGINES[engine_name](named)
+    return engine, sorted(URIRef(str(iri).removesuffix(GRAPH_SUFFIX)) for iri in named)
 
 
 def recommend_graph(graph: Graph, engine_name: str = "oxigraph", warnings: Iterable[str] = ()) -> list[Recommendation]:
     """Recommendations for every cmvrr:Patient of a (validated) patient graph."""
-    engine, patients = prepare(graph, engine_name)
+    shown = tuple(warnings)
+    return recommend_graphs([graph], engine_name, lambda _: shown)
+
+
+def recommend_graphs(
+    graphs: Sequence[Graph],
+    engine_name: str = "oxigraph",
+    warnings: Callable[[str], tuple[str, ...]] = lambda _: (),
+) -> list[Recommendation]:
+    """Recommendations for every patient of several validated graphs at once, one store and one
+    run of each query for all of them: the same answers as one graph at a time, much faster."""
+    engine, patients = prepare(graphs, engine_name)
     try:
-        return [recommend_patient(engine, patient, tuple(warnings)) for patient in patients]
+        return recommend_patients(engine, patients, warnings)
     finally:
         engine.close()
 
@@ -172,7 +203,10 @@ def recommend_graph(graph: Graph, engine_name: str = "oxigraph", warnings: Itera
 @cache
 def _statements(engine_name: str) -> dict[str, Statement]:
     engine: Engine = ENGINES[engine_name]({})
-    rows = engine.select(query_text("statement-details"), {})
+    try:
+        rows = engine.select(query_text("statement-details"), {})
+    finally:
+        engine.close()
     grouped: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
         grouped[local(row["statement"])].append(row)
@@ -189,55 +223,112 @@ def _statements(engine_name: str) -> dict[str, Statement]:
     }
 
 
+@cache
+def _row_options(engine_name: str) -> dict[str, tuple[Row, ...]]:
+    """Every Table 4 row's option lines (options.rq with ?row unbound): knowledge only, so once."""
+    engine: Engine = ENGINES[engine_name]({})
+    try:
+        rows = engine.select(query_text("options"), {})
+    finally:
+        engine.close()
+    grouped: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        grouped[str(row["row"])].append(row)
+    return {key: tuple(group) for key, group in grouped.items()}
+
+
 def _cite(statement: Statement) -> str:
     return f"{statement.section}, {statement.grade}: {statement.text}"
 
 
+PatientInputs = Mapping[str, Mapping[str, Node]]  # patient IRI -> the inputs a query needs beyond the patient
+
+
+def _run(
+    engine: Engine, name: str, patients: Sequence[URIRef], inputs: PatientInputs | None = None
+) -> dict[str, list[Row]]:
+    """One run of a packaged query for all ``patients``, bound by a VALUES block; rows by patient."""
+    extra = sorted(next(iter(inputs.values()))) if inputs else []
+    rows = [(patient, patient_graph_iri(patient), *((inputs or {})[str(patient)][key] for key in extra))
+            for patient in patients]  # fmt: skip
+    by_patient: dict[str, list[Row]] = {str(patient): [] for patient in patients}
+    if patients:
+        for row in engine.select(with_values(query_text(name), ["patient", "patientGraph", *extra], rows), {}):
+            by_patient[str(row["patient"])].append(row)
+    return by_patient
+
+
 def recommend_patient(engine: Engine, patient: URIRef, warnings: tuple[str, ...] = ()) -> Recommendation:
-    """Run the decision queries for one patient in a prepared store, in dependency order."""
-    inputs: dict[str, URIRef | Literal] = {"patient": patient, "patientGraph": patient_graph_iri(patient)}
+    """Run the decision queries for one patient in a prepared store."""
+    [recommendation] = recommend_patients(engine, [patient], lambda _: warnings)
+    return recommendation
+
+
+def recommend_patients(
+    engine: Engine, patients: Sequence[URIRef], warnings: Callable[[str], tuple[str, ...]] = lambda _: ()
+) -> list[Recommendation]:
+    """Run the decision queries for the patients of a prepared store, in dependency order: each
+    query once for all of them, with the earlier answers it needs bound per patient."""
     statements = _statements(engine.name)
-    findings = engine.select(query_text("resistance-findings"), inputs)
-    uncertain = _uncertain(engine.select(query_text("uncertain-mutations"), inputs))
-    susceptibility = _susceptibility(engine, inputs, findings, uncertain)
-    refractory = _refractory(engine.select(query_text("refractory"), inputs))
-    testing = _genotype_testing(engine, inputs, refractory, statements)
-    refractory_now = Literal(refractory.status in ("refractory", "probable-refractory"))
-    rows = engine.select(query_text("table4-rows"), {**inputs, "refractory": refractory_now})
-    options, excluded = _options(engine, inputs, rows, findings, statements)
-    high_dose = any(option.regimen is not None and option.regimen.id == "ganciclovir-high-dose" for option in options)
-    advice, advised_exclusions = _advice(engine, inputs, high_dose, statements)
-    return Recommendation(
-        patient=str(patient).removeprefix(PATIENT_BASE),
-        susceptibility=susceptibility,
-        uncertain_mutations=uncertain,
-        refractory=refractory,
-        genotype_testing=testing,
-        table4_rows=tuple(int(str(row["rowNumber"])) for row in rows),
-        options=options,
-        excluded=excluded + advised_exclusions,
-        advice=advice,
-        warnings=warnings,
-    )
+    findings = _run(engine, "resistance-findings", patients)
+    uncertain = {key: _uncertain(rows) for key, rows in _run(engine, "uncertain-mutations", patients).items()}
+    genes = _run(engine, "drug-genes", patients)
+    statuses = _run(engine, "susceptibility", patients)
+    refractory = {key: _refractory(rows) for key, rows in _run(engine, "refractory", patients).items()}
+    testing_inputs: dict[str, dict[str, Node]] = {}
+    for key, status in refractory.items():
+        trigger = status.follow_up.date if status.failed_to_decline and status.follow_up else None
+        testing_inputs[key] = {"failedToDecline": Literal(status.failed_to_decline),
+                               "triggerDay": Literal(_day_number(trigger))}  # fmt: skip
+    testing = _run(engine, "genotype-testing", patients, testing_inputs)
+    refractory_now = {key: {"refractory": Literal(status.status in ("refractory", "probable-refractory"))}
+                      for key, status in refractory.items()}  # fmt: skip
+    table4 = _run(engine, "table4-rows", patients, refractory_now)
+    exclusions = _run(engine, "exclusions", patients)
+    row_options = _row_options(engine.name)
+    options = {key: _options(table4[key], findings[key], exclusions[key], row_options, statements) for key in table4}
+    high_dose = {
+        key: {"highDoseGanciclovir": Literal(any(o.regimen is not None and o.regimen.id == "ganciclovir-high-dose"
+                                                 for o in chosen))}
+        for key, (chosen, _) in options.items()
+    }  # fmt: skip
+    advice_rows = _run(engine, "advice", patients, high_dose)
+    recommendations = []
+    for patient in patients:
+        key = str(patient)
+        advice, advised_exclusions = _advice(advice_rows[key], statements)
+        chosen, excluded = options[key]
+        recommendations.append(
+            Recommendation(
+                patient=key.removeprefix(PATIENT_BASE),
+                susceptibility=_susceptibility(statuses[key], genes[key], findings[key], uncertain[key]),
+                uncertain_mutations=uncertain[key],
+                refractory=refractory[key],
+                genotype_testing=_genotype_testing(testing[key], statements),
+                table4_rows=tuple(int(str(row["rowNumber"])) for row in table4[key]),
+                options=chosen,
+                excluded=excluded + advised_exclusions,
+                advice=advice,
+                warnings=warnings(key),
+            )
+        )
+    return recommendations
 
 
 def _susceptibility(
-    engine: Engine,
-    inputs: dict[str, URIRef | Literal],
-    findings: list[Row],
-    uncertain: tuple[dict[str, str | float | None], ...],
+    statuses: list[Row], genes: list[Row], findings: list[Row], uncertain: tuple[dict[str, str | float | None], ...]
 ) -> dict[str, Susceptibility]:
     by_drug: dict[str, list[Row]] = defaultdict(list)
     for row in findings:
         by_drug[local(row["drug"])].append(row)
     untested: dict[str, list[str]] = defaultdict(list)
     relevant: dict[str, set[str]] = defaultdict(set)
-    for row in engine.select(query_text("drug-genes"), inputs):
+    for row in genes:
         relevant[local(row["drug"])].add(local(row["gene"]))
         if row["tested"] == "false":
             untested[local(row["drug"])].append(local(row["gene"]))
     result = {}
-    for row in engine.select(query_text("susceptibility"), inputs):
+    for row in statuses:
         drug, status = local(row["drug"]), str(row["status"])
         rows = by_drug.get(drug, [])
         note = {
@@ -300,12 +391,8 @@ def _refractory(rows: list[Row]) -> RefractoryStatus:
     )
 
 
-def _genotype_testing(
-    engine: Engine, inputs: dict[str, URIRef | Literal], refractory: RefractoryStatus, statements: dict[str, Statement]
-) -> GenotypeTesting:
-    trigger_day = _day_number(refractory.follow_up.date) if refractory.failed_to_decline and refractory.follow_up else 0
-    bindings = {**inputs, "failedToDecline": Literal(refractory.failed_to_decline), "triggerDay": Literal(trigger_day)}
-    [row] = engine.select(query_text("genotype-testing"), bindings)
+def _genotype_testing(rows: list[Row], statements: dict[str, Statement]) -> GenotypeTesting:
+    [row] = rows
     yes = {key for key, value in row.items() if value == "true"}
     reasons = []
     if "failedToDecline" in yes:
@@ -335,24 +422,25 @@ def _genotype_testing(
 
 
 def _options(
-    engine: Engine,
-    inputs: dict[str, URIRef | Literal],
     rows: list[Row],
     findings: list[Row],
+    exclusions: list[Row],
+    row_options: dict[str, tuple[Row, ...]],
     statements: dict[str, Statement],
 ) -> tuple[tuple[Option, ...], tuple[Exclusion, ...]]:
+    """The options of the applying rows in order, less those a reason excludes (exclusions.rq,
+    run for every row at once; only the applying rows' reasons count)."""
     defeated_by: dict[str, list[str]] = defaultdict(list)
     for finding in findings:
         defeated_by[local(finding["drug"])].append(str(finding["label"]))
     options: list[Option] = []
     excluded: list[Exclusion] = []
     for row in rows:
-        row_iri = URIRef(str(row["row"]))
         number = int(str(row["rowNumber"]))
-        lines = engine.select(query_text("options"), {"row": row_iri})
+        lines = row_options[str(row["row"])]
         reasons: dict[tuple[str, str], list[str]] = defaultdict(list)
         sources: dict[tuple[str, str], set[str]] = defaultdict(set)
-        for exclusion in engine.select(query_text("exclusions"), {**inputs, "row": row_iri}):
+        for exclusion in (line for line in exclusions if line["row"] == row["row"]):
             key = (str(exclusion["option"]), local(exclusion["therapy"]))
             reasons[key].append(_exclusion_reason(exclusion, number, statements))
             sources[key] |= {local(exclusion["option"]), local(exclusion["source"])}
@@ -432,11 +520,9 @@ def _exclusion_reason(row: Row, number: int, statements: dict[str, Statement]) -
     return f"not on ganciclovir: Table 4 row {number} optimizes a current ganciclovir course"
 
 
-def _advice(
-    engine: Engine, inputs: dict[str, URIRef | Literal], high_dose: bool, statements: dict[str, Statement]
-) -> tuple[tuple[Advice, ...], tuple[Exclusion, ...]]:
+def _advice(rows: list[Row], statements: dict[str, Statement]) -> tuple[tuple[Advice, ...], tuple[Exclusion, ...]]:
     advice, excluded = [], []
-    for row in engine.select(query_text("advice"), {**inputs, "highDoseGanciclovir": Literal(high_dose)}):
+    for row in rows:
         statement = statements[local(row["statement"])]
         condition = local(row["condition"]).removeprefix("applies-")
         advice.append(

@@ -6,7 +6,8 @@ pasted into query text."""
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from typing import Protocol
@@ -17,6 +18,7 @@ from rdflib.namespace import XSD
 from rdflib.term import Node
 
 from .cache import cached_bytes
+from .errors import CmvrrError
 from .fastshacl import RENEW_EVERY
 from .knowledge import knowledge_graph
 from .namespaces import CMVRR
@@ -33,8 +35,11 @@ _DAY_OF = {CMVRR.measuredOn: CMVRR.day, CMVRR.startDate: CMVRR.startDay, CMVRR.e
 _EPOCH = datetime.date(1970, 1, 1)
 
 
+GRAPH_SUFFIX = "/graph"
+
+
 def patient_graph_iri(patient: URIRef) -> URIRef:
-    return URIRef(f"{patient}/graph")
+    return URIRef(f"{patient}{GRAPH_SUFFIX}")
 
 
 def with_day_numbers(graph: Graph) -> Graph:
@@ -56,6 +61,32 @@ def knowledge() -> Graph:
 @cache
 def query_text(name: str) -> str:
     return query_path(name).read_text(encoding="utf-8")
+
+
+_IRI_UNSAFE = re.compile(r'[<>"{}|^`\\\x00-\x20]')
+_WHERE = re.compile(r"\bWHERE\s*\{", re.IGNORECASE)
+
+
+def _sparql_term(node: Node) -> str:
+    if isinstance(node, URIRef) and _IRI_UNSAFE.search(str(node)):
+        raise CmvrrError(f'<{node}>: this IRI cannot be written in SPARQL; use an IRI without spaces or <>"{{}}|^`\\')
+    if not isinstance(node, (URIRef, Literal)):
+        raise TypeError(f"cannot bind {node!r}")
+    return node.n3()
+
+
+def with_values(query: str, names: Sequence[str], rows: Iterable[Sequence[Node]]) -> str:
+    """The query with its inputs bound by a VALUES block opening its WHERE clause, one row per
+    patient: SPARQL's own way to bind inputs (the protocol has none), so any engine runs it, and
+    one run answers for many patients. A trailing VALUES would join too late for BIND and FILTER."""
+    lines = [line for line in query.splitlines() if not line.lstrip().startswith("#")]
+    text = "\n".join(lines)
+    where = _WHERE.search(text)
+    if where is None:
+        raise ValueError("the query has no WHERE clause")
+    block = " ".join("(" + " ".join(_sparql_term(value) for value in row) + ")" for row in rows)
+    variables = " ".join("?" + name for name in names)
+    return f"{text[: where.end()]}\n  VALUES ({variables}) {{ {block} }}{text[where.end() :]}"
 
 
 class Engine(Protocol):

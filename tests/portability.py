@@ -14,7 +14,7 @@ from kg_builder.decide import prepare
 from kg_builder.paths import EXAMPLES_DIR
 from kg_builder.patient import read_patient_file
 from kg_builder.queries import run_query
-from kg_builder.store import patient_graph_iri, query_text
+from kg_builder.store import patient_graph_iri, query_text, with_values
 
 PATIENT_FILE = EXAMPLES_DIR / "cases" / "row2-low-level-ul97.json"
 PATIENT = URIRef("https://w3id.org/cmv-rr/patient/CASE-ROW2")
@@ -30,16 +30,10 @@ INPUTS = {
 
 
 def values_clause(query: str) -> str:
-    """Bind the inputs a query selects with a VALUES block opening its WHERE clause (the SPARQL
-    protocol has no bindings; a trailing VALUES would join too late for BIND and FILTER)."""
-    head, where = without_comments(query).split("WHERE", 1)
+    """Bind the inputs a query selects with a VALUES block (the SPARQL protocol and the ARQ
+    command line have no bindings): the package's own with_values, one row."""
     names = selected(query)
-    if not names:
-        return query
-    row = " ".join(INPUTS[name].n3() for name in names)
-    opening = where.index("{") + 1
-    block = f" VALUES ({' '.join('?' + name for name in names)}) {{ ({row}) }} "
-    return head + "WHERE" + where[:opening] + block + where[opening:]
+    return with_values(query, names, [[INPUTS[name] for name in names]]) if names else query
 
 
 def http_rows(base: str, query: str) -> list[dict[str, str | None]]:
@@ -91,7 +85,7 @@ def selected(query: str) -> list[str]:
 def in_process(name: str) -> list[dict[str, str | None]]:
     """The query's answer on the package's own engine, for the example patient."""
     text = query_text(name)
-    engine, _ = prepare(read_patient_file(PATIENT_FILE).graph)
+    engine, _ = prepare([read_patient_file(PATIENT_FILE).graph])
     bindings = {key: INPUTS[key] for key in selected(text)}
     try:
         return engine.select(text, bindings) if bindings or "GRAPH" in text else run_query(name)[1]

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from portability import without_comments
 from rdflib.term import Node
 
 from kg_builder.decide import prepare, recommend_patient
@@ -21,7 +22,7 @@ from kg_builder.store import Row, query_text
 EXPECTED_DIR = Path(__file__).with_name("query_expected")
 CASES = ("row2-low-level-ul97", "mixed-ul97-ul54", "row6-ul54-triple", "cns-retinitis", "unknown-variant",
          "row7-letermovir", "different-assays")  # fmt: skip
-_NAMES = {query_text(path.stem): path.stem for path in QUERIES_DIR.glob("*.rq")}
+_NAMES = {without_comments(query_text(path.stem)).split("WHERE")[0]: path.stem for path in QUERIES_DIR.glob("*.rq")}
 
 
 class RecordingEngine:
@@ -32,13 +33,14 @@ class RecordingEngine:
 
     def select(self, query: str, bindings: dict[str, Node]) -> list[Row]:
         rows = self.engine.select(query, bindings)
-        key = _NAMES[query] + (f" row={str(bindings['row']).rsplit('/', 1)[1]}" if "row" in bindings else "")
-        self.runs[key] = sorted(rows, key=lambda row: json.dumps(row, sort_keys=True))
+        self.runs[_NAMES[without_comments(query).split("WHERE")[0]]] = sorted(
+            rows, key=lambda row: json.dumps(row, sort_keys=True)
+        )
         return rows
 
 
 def answers(case: str, engine_name: str) -> dict[str, list[Row]]:
-    engine, [patient] = prepare(read_patient_file(EXAMPLES_DIR / "cases" / f"{case}.json").graph, engine_name)
+    engine, [patient] = prepare([read_patient_file(EXAMPLES_DIR / "cases" / f"{case}.json").graph], engine_name)
     recorder = RecordingEngine(engine)
     recommend_patient(recorder, patient)  # type: ignore[arg-type]
     return recorder.runs

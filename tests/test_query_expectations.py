@@ -23,7 +23,7 @@ def test_queries_give_the_stored_answers(case: str, engine: str) -> None:
 def test_the_fixtures_exercise_every_decision_query() -> None:
     used = {key.split()[0] for case in CASES for key in json.loads((EXPECTED_DIR / f"{case}.json").read_text())}
     release_queries = {"table5-mutations", "table4-options", "graded-statements", "grade-disagreements"}
-    knowledge_only = {"statement-details"}  # no patient input: checked against the table below
+    knowledge_only = {"statement-details", "options"}  # no patient input: checked against the tables below
     cohort = {path.stem for path in QUERIES_DIR.glob("cohort-*.rq")}  # over a cohort store: tests/test_cohort.py
     assert used == {path.stem for path in QUERIES_DIR.glob("*.rq")} - release_queries - knowledge_only - cohort
 
@@ -33,3 +33,19 @@ def test_statement_details_match_the_curated_grades_on_both_engines(tables: Tabl
     for engine in ("rdflib", "oxigraph"):
         rows = ENGINES[engine]({}).select(query_text("statement-details"), {})
         assert {local(str(row["statement"])): row["grade"] for row in rows} == curated, engine
+
+
+def test_options_list_every_curated_option_of_every_row_on_both_engines(tables: Tables) -> None:
+    """options.rq, run once with ?row unbound (decide.py caches it), gives each Table 4 option
+    with each of its therapies, in the order of the guideline's table."""
+    curated = {
+        (f"table4-row-{row['row']}", int(row["rank"]), row["option"], therapy)
+        for row in tables["table4-options"]
+        for therapy in row["therapies"].split()
+    }
+    for engine in ("rdflib", "oxigraph"):
+        rows = ENGINES[engine]({}).select(query_text("options"), {})
+        found = {
+            (local(row["row"]), int(str(row["rank"])), local(row["option"]), local(row["therapy"])) for row in rows
+        }
+        assert found == curated, engine
