@@ -28,8 +28,8 @@ from .store import (
     date_of_day,
     day_number,
     patient_graph_iri,
+    patient_ntriples,
     query_text,
-    with_day_numbers,
     with_values,
 )
 
@@ -168,9 +168,9 @@ class Recommendation:
 def prepare(graphs: Sequence[Graph], engine_name: str = "oxigraph") -> tuple[Engine, list[URIRef]]:
     """A store holding the knowledge graph and each patient of ``graphs`` in its named graph
     (with the whole of its input graph, as a patient's data may hang off shared nodes)."""
-    named: dict[URIRef, Graph] = {}
+    named: dict[URIRef, bytes] = {}
     for graph in graphs:
-        normalised = with_day_numbers(graph)
+        normalised = patient_ntriples(graph)
         for patient in set(graph.subjects(RDF.type, CMVRR.Patient)):
             iri = patient_graph_iri(URIRef(str(patient)))
             if iri in named:

@@ -244,6 +244,8 @@ def _add_assertion(b: _Builder, row: Row, mutation: URIRef, column: str, drug: s
             en(f"Table 5 has one column for ganciclovir/valganciclovir; {drug} is the prodrug of {column}."),
         )
     b.add(mutation, CMVRR.confersResistanceTo if resistant else CMVRR.retainsSusceptibilityTo, CMVRR[drug])
+    if resistant:  # the property chain of carriesResistanceTo, materialised: queries need no reasoner
+        b.add(CMVRR[row["gene"]], CMVRR.carriesResistanceTo, CMVRR[drug])
 
 
 def add_table4(b: _Builder, tables: Tables) -> None:

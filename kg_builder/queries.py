@@ -11,7 +11,7 @@ from rdflib.namespace import RDF
 from .errors import CmvrrError
 from .namespaces import CMVRR
 from .paths import QUERIES_DIR, query_path
-from .store import ENGINES, Row, patient_graph_iri, with_day_numbers
+from .store import ENGINES, Row, patient_graph_iri, patient_ntriples
 
 _PROJECTION = re.compile(r"\bSELECT\b(.*?)\bWHERE\b", re.S | re.I)
 
@@ -30,7 +30,7 @@ def run_query(name: str, patient: Graph | None = None, engine_name: str = "oxigr
     patients = sorted(URIRef(str(p)) for p in patient.subjects(RDF.type, CMVRR.Patient)) if patient else []
     if patient is not None and len(patients) != 1:
         raise CmvrrError(f"the patient file must describe exactly one cmvrr:Patient (it describes {len(patients)})")
-    graphs = {patient_graph_iri(p): with_day_numbers(patient) for p in patients} if patient is not None else {}
+    graphs = {patient_graph_iri(p): patient_ntriples(patient) for p in patients} if patient is not None else {}
     engine = ENGINES[engine_name](graphs)
     projection = _PROJECTION.search(text)
     selected = set(re.findall(r"\?(\w+)", projection.group(1))) if projection else set()

@@ -18,6 +18,7 @@ from rdflib import Graph, URIRef
 from rdflib.namespace import RDF, RDFS, SH
 
 from .cache import cached_bytes
+from .chunks import isolated_chunks, owner, patients_of
 from .errors import CmvrrError
 from .fastshacl import FastValidator
 from .namespaces import CMVRR
@@ -104,9 +105,46 @@ def validate_files(
     return [validate_input(item, reference, validator) for item in inputs]
 
 
+ShaclFindings = Iterable[tuple[str, "Finding"]]
+
+
+def validate_inputs(
+    items: Sequence[PatientInput], reference: dict[str, str] | None = None, validator: str = "oxigraph"
+) -> list[FileReport]:
+    """validate_input for each item; with the fast validator, one run of the checks per chunk of
+    inputs that cannot see each other (chunks.py). A result on a node the chunk's inputs share
+    (a mutation they all name) sends the inputs that name it to runs of their own."""
+    if validator != "oxigraph":
+        return [validate_input(item, reference, validator) for item in items]
+    reports: dict[int, FileReport] = {}
+    for chunk in isolated_chunks([item.graph for item in items]):
+        if len(chunk) == 1:
+            reports[chunk[0]] = validate_input(items[chunk[0]], reference, validator)
+            continue
+        roots = {root: index for index in chunk for root in patients_of(items[index].graph)}
+        merged = b"".join(items[index].graph.serialize(format="nt", encoding="utf-8") for index in chunk)
+        found: dict[int, list[tuple[str, Finding]]] = {index: [] for index in chunk}
+        alone: set[int] = set()
+        for focus, finding in _fast_findings(merged):
+            root = owner(focus, roots)
+            if root is not None:
+                found[roots[root]].append((focus, finding))
+            else:
+                named = [index for index in chunk if URIRef(focus) in set(items[index].graph.all_nodes())]
+                alone.update(named or chunk)
+        for index in chunk:
+            shacl = None if index in alone else found[index]
+            reports[index] = validate_input(items[index], reference, validator, shacl)
+    return [reports[index] for index in range(len(items))]
+
+
 def validate_input(
-    item: PatientInput, reference: dict[str, str] | None = None, validator: str = "oxigraph"
+    item: PatientInput,
+    reference: dict[str, str] | None = None,
+    validator: str = "oxigraph",
+    shacl: ShaclFindings | None = None,
 ) -> FileReport:
+    """One input's report. ``shacl``: its SHACL results when a chunk run found them already."""
     patients = sorted(str(p) for p in item.graph.subjects(RDF.type, CMVRR.Patient))
     reports = {iri: PatientReport(_patient_id(iri)) for iri in patients}
     for problem in item.problems:
@@ -120,7 +158,7 @@ def validate_input(
         )
     if len(item.graph):
         owners = _owners(item.graph, patients)
-        for finding_node, finding in _shacl_findings(item.graph, validator):
+        for finding_node, finding in _shacl_findings(item.graph, validator) if shacl is None else shacl:
             for patient in owners.get(finding_node, patients):
                 reports[patient].findings.append(_relative(finding, patient))
         if reference:
@@ -144,12 +182,16 @@ def _fast_validator() -> FastValidator:
     return FastValidator(context, patient_shapes())
 
 
+def _fast_findings(data: bytes) -> ShaclFindings:
+    for severity, focus, path, message, value in _fast_validator().results(data):
+        yield focus, Finding(SEVERITY[URIRef(severity)], focus, _short(path) if path else "", message, value)
+
+
 def _shacl_findings(graph: Graph, validator: str = "oxigraph") -> Iterable[tuple[str, Finding]]:
     """SHACL results as (focus IRI, finding). pyshacl is the reference; the default compiles the
     same shapes to SPARQL for Oxigraph (tests prove both report the same)."""
     if validator == "oxigraph":
-        for severity, focus, path, message, value in _fast_validator().results(graph):
-            yield focus, Finding(SEVERITY[URIRef(severity)], focus, _short(path) if path else "", message, value)
+        yield from _fast_findings(graph.serialize(format="nt", encoding="utf-8"))
         return
     from pyshacl import validate as shacl_validate  # the reference engine; slow to import, so only here
 

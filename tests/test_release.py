@@ -88,3 +88,18 @@ def test_drug_mappings_of_design_md(release: Graph, drug: str, chebi: str, drugb
         assert f"http://purl.obolibrary.org/obo/{chebi}" in matches
     if drugbank:
         assert f"http://identifiers.org/drugbank:{drugbank}" in matches
+
+
+def test_carries_resistance_to_is_its_property_chain_materialised(release: Graph) -> None:
+    """cmvrr:carriesResistanceTo = inverse(inGene) o confersResistanceTo (Table 5), stated as an
+    OWL property chain and materialised, so that SPARQL needs no reasoner."""
+    from kg_builder.namespaces import CMVRR
+
+    chained = {
+        (gene, drug)
+        for mutation, drug in release.subject_objects(CMVRR.confersResistanceTo)
+        for gene in release.objects(mutation, CMVRR.inGene)
+    }
+    assert set(release.subject_objects(CMVRR.carriesResistanceTo)) == chained
+    assert (CMVRR.UL56, CMVRR.letermovir) in chained and (CMVRR.UL27, CMVRR.maribavir) in chained
+    assert (CMVRR.carriesResistanceTo, OWL.propertyChainAxiom, None) in release
