@@ -6,20 +6,23 @@ goes to a temporary file that replaces the target only when the batch is complet
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 import os
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TextIO
 
 from rdflib import Dataset
 
+from .chunks import CHUNK_SIZE
 from .errors import CmvrrError
 from .patient import PatientInput, read_patient_file, read_patient_text
 
@@ -77,29 +80,80 @@ def _named_graphs(path: Path) -> Iterator[WorkItem]:
             yield WorkItem(f"{path}#{graph.identifier}", text=graph.serialize(format="nt"), syntax_suffix=".nt")
 
 
-def process(item: WorkItem, engine: str = "oxigraph") -> list[dict[str, Any]]:
-    """One item -> its JSON lines (a file may hold several patients); never raises."""
-    from .decide import recommend_graph
-    from .report import recommendation_dict
-    from .validate import validate_input
+Lines = list[dict[str, Any]]
 
+
+def process(item: WorkItem, engine: str = "oxigraph") -> Lines:
+    """One item -> its JSON lines (a file may hold several patients); never raises."""
+    return process_chunk([item], engine)[0]
+
+
+def process_chunk(items: Sequence[WorkItem], engine: str = "oxigraph") -> list[Lines]:
+    """Each item's JSON lines; never raises. Items that cannot see each other (chunks.py) are
+    validated and decided together, one run of each check and query for all of them."""
+    from .chunks import isolated_chunks
+    from .validate import validate_chunk
+
+    lines: list[Lines] = [[] for _ in items]
+    read: list[tuple[int, PatientInput]] = []
+    for index, item in enumerate(items):
+        try:
+            read.append((index, item.read()))
+        except CmvrrError as error:
+            lines[index] = [_error_line(item, error)]
+    for chunk in isolated_chunks([patient.graph for _, patient in read]):
+        members = [read[position] for position in chunk]
+        reports = validate_chunk([patient for _, patient in members])
+        conforming: list[tuple[int, PatientInput, tuple[str, ...]]] = []
+        for (index, patient), report in zip(members, reports, strict=True):
+            if report.conforms:
+                warnings = tuple(
+                    f"{f.focus}: {f.message}" for p in report.patients for f in p.findings if f.severity != "Violation"
+                )
+                conforming.append((index, patient, warnings))
+            else:
+                source = items[index].source
+                lines[index] = [
+                    {"patient": p.patient, "source": source, "status": "does-not-conform", "problems": _violations(p)}
+                    for p in report.patients
+                    if not p.conforms
+                ]
+        for index, answers in _recommend(conforming, engine).items():
+            lines[index] = [{"source": items[index].source, **answer} for answer in answers]
+    return lines
+
+
+def _recommend(conforming: list[tuple[int, PatientInput, tuple[str, ...]]], engine: str) -> dict[int, Lines]:
+    """Recommendations per item index, all items in one store; if that fails (an input the
+    engine cannot take), item by item, so that only the bad item records the error."""
+    from .chunks import patients_of
+    from .decide import recommend_graphs
+    from .patient import PATIENT_BASE
+    from .report import recommendation_dict
+
+    item_of = {root.removeprefix(PATIENT_BASE): position for position, (_, patient, _) in enumerate(conforming)
+               for root in patients_of(patient.graph)}  # fmt: skip
     try:
-        patient = item.read()
-        report = validate_input(patient)
-        failing = {p.patient for p in report.patients if not p.conforms}
-        lines: list[dict[str, Any]] = [
-            {"patient": p.patient, "source": item.source, "status": "does-not-conform", "problems": _violations(p)}
-            for p in report.patients
-            if not p.conforms
-        ]
-        if failing:
-            return lines
-        warnings = [f"{f.focus}: {f.message}" for p in report.patients for f in p.findings if f.severity != "Violation"]
-        for recommendation in recommend_graph(patient.graph, engine, warnings):
-            lines.append({"source": item.source, "status": "ok", **recommendation_dict(recommendation)})
-        return lines
+        recommendations = recommend_graphs(
+            [patient.graph for _, patient, _ in conforming],
+            engine,
+            lambda key: conforming[item_of[key]][2],
+            [patient.ntriples for _, patient, _ in conforming],
+        )
     except CmvrrError as error:
-        return [{"patient": None, "source": item.source, "status": "error", "problems": [str(error)]}]
+        if len(conforming) == 1:
+            return {conforming[0][0]: [{"patient": None, "status": "error", "problems": [str(error)]}]}
+        return {k: v for member in conforming for k, v in _recommend([member], engine).items()}
+    by_item: dict[int, Lines] = {index: [] for index, _, _ in conforming}
+    for recommendation in recommendations:
+        by_item[conforming[item_of[recommendation.patient]][0]].append(
+            {"status": "ok", **recommendation_dict(recommendation)}
+        )
+    return by_item
+
+
+def _error_line(item: WorkItem, error: CmvrrError) -> dict[str, Any]:
+    return {"patient": None, "source": item.source, "status": "error", "problems": [str(error)]}
 
 
 def _violations(patient: Any) -> list[str]:
@@ -108,8 +162,16 @@ def _violations(patient: Any) -> list[str]:
     ]
 
 
-def _process_for_pool(args: tuple[WorkItem, str]) -> list[dict[str, Any]]:
-    return process(*args)
+_Task = tuple[list[WorkItem], str]
+_Result = tuple[str, Counter[str]]
+
+
+def _process_for_pool(args: _Task) -> _Result:
+    """A chunk's JSON lines as text, and how many of each status: written in the worker, so that
+    the parent only copies text (it shares the two cores with the workers)."""
+    lines = [line for item_lines in process_chunk(*args) for line in item_lines]
+    text = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+    return text, Counter(line["status"] for line in lines)
 
 
 class Progress:
@@ -117,9 +179,12 @@ class Progress:
 
     def __init__(self, stream: TextIO = sys.stderr) -> None:
         self.stream, self.enabled, self.started = stream, stream.isatty(), time.perf_counter()
+        self.shown = 0.0
 
     def update(self, done: int, problems: int) -> None:
-        if self.enabled and (done < 20 or done % 10 == 0):
+        now = time.perf_counter()
+        if self.enabled and now - self.shown >= 0.1:
+            self.shown = now
             rate = done / max(time.perf_counter() - self.started, 1e-9)
             self.stream.write(f"\r{done:,} patients, {problems:,} with problems, {rate:,.0f}/s ")
             self.stream.flush()
@@ -140,13 +205,18 @@ def run_batch(inputs: Sequence[Path], out: Path, jobs: int = 0, engine: str = "o
         "w", dir=target.parent, prefix=".batch-", suffix=".jsonl", delete=False, encoding="utf-8"
     ) as staging:
         try:
-            items = ((item, engine) for item in work_items(inputs))
+            chunks = ((chunk, engine) for chunk in _chunked(work_items(inputs), CHUNK_SIZE))
             if jobs == 1:
-                results: Iterator[list[dict[str, Any]]] = (_process_for_pool(args) for args in items)
-                _write_all(results, staging, counts, progress)
+                _warm()
+                _write_all(map(_process_for_pool, chunks), staging, counts, progress)
             else:
-                with multiprocessing.get_context("fork").Pool(jobs, initializer=_warm) as pool:
-                    _write_all(pool.imap(_process_for_pool, items, chunksize=4), staging, counts, progress)
+                window = _Window(4 * jobs)
+                with multiprocessing.get_context("fork").Pool(jobs, initializer=_warm_worker) as pool:
+                    try:
+                        results = window.track(pool.imap(_process_for_pool, window.feed(chunks)))
+                        _write_all(results, staging, counts, progress)
+                    finally:
+                        window.stopped.set()
         except BaseException:
             Path(staging.name).unlink(missing_ok=True)
             raise
@@ -159,21 +229,59 @@ def run_batch(inputs: Sequence[Path], out: Path, jobs: int = 0, engine: str = "o
             "ms_per_patient": round(1000 * seconds / total, 1) if total else None, "jobs": jobs}  # fmt: skip
 
 
+class _Window:
+    """At most ``size`` chunks between reading and writing, so that a batch streams: Pool.imap
+    alone would read the whole input into its queue first."""
+
+    def __init__(self, size: int) -> None:
+        self.slots, self.stopped = threading.Semaphore(size), threading.Event()
+
+    def feed(self, chunks: Iterable[_Task]) -> Iterator[_Task]:
+        for chunk in chunks:
+            while not self.slots.acquire(timeout=0.1):
+                if self.stopped.is_set():  # the batch was interrupted: read no more
+                    return
+            yield chunk
+
+    def track(self, results: Iterable[_Result]) -> Iterator[_Result]:
+        for result in results:
+            self.slots.release()
+            yield result
+
+
+def _chunked(items: Iterable[WorkItem], size: int) -> Iterator[list[WorkItem]]:
+    chunk: list[WorkItem] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def _write_all(
-    results: Iterator[list[dict[str, Any]]], stream: IO[str], counts: Counter[str], progress: Progress
+    results: Iterable[tuple[str, Counter[str]]], stream: IO[str], counts: Counter[str], progress: Progress
 ) -> None:
-    for lines in results:
-        for line in lines:
-            stream.write(json.dumps(line, ensure_ascii=False) + "\n")
-            counts[line["status"]] += 1
+    for text, chunk_counts in results:
+        stream.write(text)
+        counts.update(chunk_counts)
         progress.update(sum(counts.values()), counts["error"] + counts["does-not-conform"])
 
 
 def _warm() -> None:
-    """Build each worker's caches once, before its first patient."""
-    from .decide import _statements
-    from .validate import knowledge_context, patient_shapes
+    """Build the caches once, before the first patient."""
+    from .decide import _row_options, _statements
+    from .validate import _fast_validator
 
-    knowledge_context()
-    patient_shapes()
+    _fast_validator()
     _statements("oxigraph")
+    _row_options("oxigraph")
+
+
+def _warm_worker() -> None:
+    """A pool worker's caches, then exempt from garbage collection: scanning the knowledge
+    graph's objects again and again cost 0.6 ms per patient (workers only: this is for good)."""
+    _warm()
+    gc.collect()
+    gc.freeze()

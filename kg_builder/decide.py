@@ -165,12 +165,15 @@ class Recommendation:
     warnings: tuple[str, ...] = field(default=())
 
 
-def prepare(graphs: Sequence[Graph], engine_name: str = "oxigraph") -> tuple[Engine, list[URIRef]]:
+def prepare(
+    graphs: Sequence[Graph], engine_name: str = "oxigraph", written: Sequence[bytes] | None = None
+) -> tuple[Engine, list[URIRef]]:
     """A store holding the knowledge graph and each patient of ``graphs`` in its named graph
-    (with the whole of its input graph, as a patient's data may hang off shared nodes)."""
+    (with the whole of its input graph, as a patient's data may hang off shared nodes).
+    ``written``: the graphs' N-Triples, if they are at hand already."""
     named: dict[URIRef, bytes] = {}
-    for graph in graphs:
-        normalised = patient_ntriples(graph)
+    for position, graph in enumerate(graphs):
+        normalised = patient_ntriples(graph, written[position] if written is not None else None)
         for patient in set(graph.subjects(RDF.type, CMVRR.Patient)):
             iri = patient_graph_iri(URIRef(str(patient)))
             if iri in named:
@@ -190,10 +193,12 @@ def recommend_graphs(
     graphs: Sequence[Graph],
     engine_name: str = "oxigraph",
     warnings: Callable[[str], tuple[str, ...]] = lambda _: (),
+    written: Sequence[bytes] | None = None,
 ) -> list[Recommendation]:
     """Recommendations for every patient of several validated graphs at once, one store and one
-    run of each query for all of them: the same answers as one graph at a time, much faster."""
-    engine, patients = prepare(graphs, engine_name)
+    run of each query for all of them: the same answers as one graph at a time, much faster.
+    ``written``: the graphs' N-Triples, if they are at hand already (PatientInput.ntriples)."""
+    engine, patients = prepare(graphs, engine_name, written)
     try:
         return recommend_patients(engine, patients, warnings)
     finally:
@@ -268,7 +273,8 @@ def recommend_patients(
     engine: Engine, patients: Sequence[URIRef], warnings: Callable[[str], tuple[str, ...]] = lambda _: ()
 ) -> list[Recommendation]:
     """Run the decision queries for the patients of a prepared store, in dependency order: each
-    query once for all of them, with the earlier answers it needs bound per patient."""
+    query once for all of them, with the earlier answers it needs bound per patient.
+    ``warnings(patient)``: what to report with each, by the patient's name in reports."""
     statements = _statements(engine.name)
     findings = _run(engine, "resistance-findings", patients)
     uncertain = {key: _uncertain(rows) for key, rows in _run(engine, "uncertain-mutations", patients).items()}
@@ -296,11 +302,12 @@ def recommend_patients(
     recommendations = []
     for patient in patients:
         key = str(patient)
+        name = key.removeprefix(PATIENT_BASE)  # what reports call the patient
         advice, advised_exclusions = _advice(advice_rows[key], statements)
         chosen, excluded = options[key]
         recommendations.append(
             Recommendation(
-                patient=key.removeprefix(PATIENT_BASE),
+                patient=name,
                 susceptibility=_susceptibility(statuses[key], genes[key], findings[key], uncertain[key]),
                 uncertain_mutations=uncertain[key],
                 refractory=refractory[key],
@@ -309,7 +316,7 @@ def recommend_patients(
                 options=chosen,
                 excluded=excluded + advised_exclusions,
                 advice=advice,
-                warnings=warnings(key),
+                warnings=warnings(name),
             )
         )
     return recommendations

@@ -57,10 +57,11 @@ def with_day_numbers(graph: Graph) -> Graph:
     return normalised
 
 
-def patient_ntriples(graph: Graph) -> bytes:
-    """with_day_numbers(graph) as N-Triples, without copying the graph: what engines load."""
+def patient_ntriples(graph: Graph, written: bytes | None = None) -> bytes:
+    """with_day_numbers(graph) as N-Triples, without copying the graph: what engines load.
+    ``written``: the graph's N-Triples if they are at hand already."""
     extra = "".join(f"{node.n3()} {day.n3()} {number.n3()} .\n" for node, day, number in _day_numbers(graph))
-    return _ntriples(graph) + extra.encode("utf-8")
+    return (_ntriples(graph) if written is None else written) + extra.encode("utf-8")
 
 
 @cache
@@ -189,7 +190,7 @@ class OxigraphEngine:
         if not isinstance(solutions, self._ox.QuerySolutions):
             raise TypeError("packaged decision queries are SELECT queries")
         names = [variable.value for variable in solutions.variables]
-        return [{name: _ox_lexical(solution[name]) for name in names} for solution in solutions]
+        return [dict(zip(names, map(_ox_lexical, solution), strict=True)) for solution in solutions]
 
     def _term(self, node: Node) -> object:
         if isinstance(node, URIRef):
@@ -216,8 +217,10 @@ def _shared_oxigraph_store() -> pyoxigraph.Store:
 def _ox_lexical(term: object) -> str | None:
     if term is None:
         return None
-    datatype = getattr(term, "datatype", None)
-    return _canonical(str(term.value), datatype.value if datatype is not None else None)  # type: ignore[attr-defined]
+    if isinstance(term, pyoxigraph.Literal):
+        datatype = term.datatype.value
+        return _canonical(term.value, datatype) if datatype in _NUMERIC else term.value
+    return str(term.value)  # type: ignore[attr-defined]
 
 
 @cache

@@ -112,30 +112,36 @@ def validate_inputs(
     items: Sequence[PatientInput], reference: dict[str, str] | None = None, validator: str = "oxigraph"
 ) -> list[FileReport]:
     """validate_input for each item; with the fast validator, one run of the checks per chunk of
-    inputs that cannot see each other (chunks.py). A result on a node the chunk's inputs share
-    (a mutation they all name) sends the inputs that name it to runs of their own."""
+    inputs that cannot see each other (chunks.py)."""
     if validator != "oxigraph":
         return [validate_input(item, reference, validator) for item in items]
     reports: dict[int, FileReport] = {}
     for chunk in isolated_chunks([item.graph for item in items]):
-        if len(chunk) == 1:
-            reports[chunk[0]] = validate_input(items[chunk[0]], reference, validator)
-            continue
-        roots = {root: index for index in chunk for root in patients_of(items[index].graph)}
-        merged = b"".join(items[index].graph.serialize(format="nt", encoding="utf-8") for index in chunk)
-        found: dict[int, list[tuple[str, Finding]]] = {index: [] for index in chunk}
-        alone: set[int] = set()
-        for focus, finding in _fast_findings(merged):
-            root = owner(focus, roots)
-            if root is not None:
-                found[roots[root]].append((focus, finding))
-            else:
-                named = [index for index in chunk if URIRef(focus) in set(items[index].graph.all_nodes())]
-                alone.update(named or chunk)
-        for index in chunk:
-            shacl = None if index in alone else found[index]
-            reports[index] = validate_input(items[index], reference, validator, shacl)
+        reports.update(zip(chunk, validate_chunk([items[index] for index in chunk], reference), strict=True))
     return [reports[index] for index in range(len(items))]
+
+
+def validate_chunk(items: Sequence[PatientInput], reference: dict[str, str] | None = None) -> list[FileReport]:
+    """Reports for inputs that isolated_chunks put together, from one run of the fast validator.
+    A result on a node the inputs share (a mutation several name) sends the inputs that name it
+    to runs of their own, as only they know whether it is theirs."""
+    if len(items) == 1:
+        return [validate_input(items[0], reference)]
+    roots = {root: index for index, item in enumerate(items) for root in patients_of(item.graph)}
+    merged = b"".join(item.ntriples for item in items)
+    found: list[list[tuple[str, Finding]]] = [[] for _ in items]
+    alone: set[int] = set()
+    for focus, finding in _fast_findings(merged):
+        root = owner(focus, roots)
+        if root is not None:
+            found[roots[root]].append((focus, finding))
+        else:
+            named = [index for index, item in enumerate(items) if URIRef(focus) in set(item.graph.all_nodes())]
+            alone.update(named or range(len(items)))
+    return [
+        validate_input(item, reference, "oxigraph", None if index in alone else found[index])
+        for index, item in enumerate(items)
+    ]
 
 
 def validate_input(

@@ -91,3 +91,31 @@ def test_bench_reports_every_measure_beside_its_baseline() -> None:
     assert any(m.startswith("cold cmvrr recommend") for m in measures)
     assert all(row["ratio"] is None or row["ratio"] > 0 for row in result["rows"])
     assert "per-patient cost" in bench_text(result)
+
+
+def test_batch_equals_one_item_at_a_time_with_faults_warnings_and_repeats(tmp_path: Path) -> None:
+    """Chunked batch lines (validation findings, warnings and all) equal process() run on each item
+    alone, over patients with injected faults, repeated patient ids and a Turtle file with blank
+    nodes (which chunks.py keeps apart)."""
+    import random
+
+    from test_fast_validation import _corrupt
+
+    from kg_builder.batch import WorkItem, process
+
+    rng = random.Random(4)
+    records = list(synthetic_patients(300, seed=4))
+    for number, record in enumerate(records):
+        record["id"] = f"B-{number % 290}"  # ten ids come back later in the batch
+        if number % 3 == 0:
+            _corrupt(record, rng)
+    cohort = tmp_path / "faulty.jsonl"
+    cohort.write_text("".join(json.dumps(record) + "\n" for record in records))
+    turtle = EXAMPLES_DIR / "valid" / "wild-type-refractory.ttl"
+    summary = run_batch([cohort, turtle], tmp_path / "out.jsonl", jobs=2)
+    batch = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    items = [WorkItem(f"{cohort}:{n}", text=json.dumps(r) + "\n") for n, r in enumerate(records, start=1)]
+    single = [line for item in items for line in process(item)] + process(WorkItem(str(turtle), path=turtle))
+    assert batch == json.loads(json.dumps(single))
+    assert summary["does-not-conform"] > 30 and summary["ok"] > 150
+    assert any(line.get("warnings") for line in batch), "warnings must be carried too"

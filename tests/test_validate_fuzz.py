@@ -7,6 +7,7 @@ message on stdout or stderr, and never a traceback.
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import json
 import tempfile
@@ -18,6 +19,8 @@ from hypothesis import strategies as st
 
 from kg_builder.cli import main
 from kg_builder.paths import EXAMPLES_DIR
+from kg_builder.patient import _schema_validator, schema_errors
+from kg_builder.synth import synthetic_patients
 
 BASE = json.loads((EXAMPLES_DIR / "valid" / "ul97-low-level.json").read_text())
 JSON_VALUES = st.recursive(
@@ -116,3 +119,36 @@ def test_random_patient_triples_never_crash(triples: list[tuple[str, str, str]])
     )
     code, out, err = run_validate("patient.ttl", turtle)
     assert_clean_failure(code, out, err, allowed=(0, 1, 2))
+
+
+SYNTHETIC = list(synthetic_patients(30, seed=21))
+VALUES_NEAR_THE_SCHEMA = JSON_VALUES | st.sampled_from(
+    [1.0, 1.5, -1, 0, True, "", "2025-01-01", "2025-1-1", "UL97:C592G", [], {}, ["UL97", "UL97"], [1, True],
+     {"mutation": "UL97:C592G", "variant_fraction": 5}, {"gene": "UL97"}, "plasma", "letermovir"]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_the_quick_schema_check_never_accepts_what_jsonschema_rejects(data: st.DataObject) -> None:
+    """patient.schema_errors trusts fastjsonschema's yes; jsonschema (Draft 2020-12) must agree
+    with every yes, on records with one to three fields replaced, added or removed."""
+    record = json.loads(json.dumps(data.draw(st.sampled_from([BASE, *SYNTHETIC]))))
+    for _ in range(data.draw(st.integers(1, 3))):
+        path = data.draw(st.sampled_from(_paths(record) or [()]))
+        target = record
+        for step in path[:-1]:
+            target = target[step]
+        if not path or not isinstance(target, (dict, list)):
+            continue
+        action = data.draw(st.sampled_from(["replace", "remove", "add"]))
+        if action == "remove":
+            del target[path[-1]]
+        elif action == "add" and isinstance(target, dict):
+            key = data.draw(st.text(max_size=8) | st.sampled_from(["unknown_key", "id", "scid"]))
+            target[key] = copy.deepcopy(data.draw(VALUES_NEAR_THE_SCHEMA))  # the samples stay unchanged
+        else:
+            target[path[-1]] = copy.deepcopy(data.draw(VALUES_NEAR_THE_SCHEMA))
+    full = list(_schema_validator().iter_errors(record))
+    quick = schema_errors(record)
+    assert bool(quick) == bool(full), (record, [e.message for e in full])
