@@ -16,13 +16,14 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TextIO
 
 from rdflib import Dataset
 
 from .chunks import CHUNK_SIZE
+from .decide import Recommendation
 from .errors import CmvrrError
 from .patient import PatientInput, read_patient_file, read_patient_text
 
@@ -89,18 +90,38 @@ def process(item: WorkItem, engine: str = "oxigraph") -> Lines:
 
 
 def process_chunk(items: Sequence[WorkItem], engine: str = "oxigraph") -> list[Lines]:
-    """Each item's JSON lines; never raises. Items that cannot see each other (chunks.py) are
-    validated and decided together, one run of each check and query for all of them."""
+    """Each item's JSON lines; never raises."""
+    from .report import recommendation_dict
+
+    return [
+        outcome.problems
+        or [{"source": item.source, "status": "ok", **recommendation_dict(r)} for r in outcome.recommendations]
+        for item, outcome in zip(items, evaluate_chunk(items, engine), strict=True)
+    ]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one item: the lines that record its problems, or its recommendations."""
+
+    problems: Lines = field(default_factory=list)
+    recommendations: tuple[Recommendation, ...] = ()
+    patient: PatientInput | None = None
+
+
+def evaluate_chunk(items: Sequence[WorkItem], engine: str = "oxigraph") -> list[Outcome]:
+    """Read, validate and decide for each item; never raises. Items that cannot see each other
+    (chunks.py) are validated and decided together, one run of each check and query for all."""
     from .chunks import isolated_chunks
     from .validate import validate_chunk
 
-    lines: list[Lines] = [[] for _ in items]
+    outcomes: list[Outcome] = [Outcome() for _ in items]
     read: list[tuple[int, PatientInput]] = []
     for index, item in enumerate(items):
         try:
             read.append((index, item.read()))
         except CmvrrError as error:
-            lines[index] = [_error_line(item, error)]
+            outcomes[index] = Outcome([_error_line(item, error)])
     for chunk in isolated_chunks([patient.graph for _, patient in read]):
         members = [read[position] for position in chunk]
         reports = validate_chunk([patient for _, patient in members])
@@ -113,23 +134,27 @@ def process_chunk(items: Sequence[WorkItem], engine: str = "oxigraph") -> list[L
                 conforming.append((index, patient, warnings))
             else:
                 source = items[index].source
-                lines[index] = [
+                outcomes[index] = Outcome([
                     {"patient": p.patient, "source": source, "status": "does-not-conform", "problems": _violations(p)}
                     for p in report.patients
                     if not p.conforms
-                ]
-        for index, answers in _recommend(conforming, engine).items():
-            lines[index] = [{"source": items[index].source, **answer} for answer in answers]
-    return lines
+                ])  # fmt: skip
+        for index, patient, answer in _recommend(conforming, engine):
+            if isinstance(answer, CmvrrError):
+                outcomes[index] = Outcome([_error_line(items[index], answer)], patient=patient)
+            else:
+                outcomes[index] = Outcome(recommendations=answer, patient=patient)
+    return outcomes
 
 
-def _recommend(conforming: list[tuple[int, PatientInput, tuple[str, ...]]], engine: str) -> dict[int, Lines]:
-    """Recommendations per item index, all items in one store; if that fails (an input the
-    engine cannot take), item by item, so that only the bad item records the error."""
+def _recommend(
+    conforming: list[tuple[int, PatientInput, tuple[str, ...]]], engine: str
+) -> list[tuple[int, PatientInput, tuple[Recommendation, ...] | CmvrrError]]:
+    """Recommendations per item, all items in one store; if that fails (an input the engine
+    cannot take), item by item, so that only the bad item records the error."""
     from .chunks import patients_of
     from .decide import recommend_graphs
     from .patient import PATIENT_BASE
-    from .report import recommendation_dict
 
     item_of = {root.removeprefix(PATIENT_BASE): position for position, (_, patient, _) in enumerate(conforming)
                for root in patients_of(patient.graph)}  # fmt: skip
@@ -142,14 +167,12 @@ def _recommend(conforming: list[tuple[int, PatientInput, tuple[str, ...]]], engi
         )
     except CmvrrError as error:
         if len(conforming) == 1:
-            return {conforming[0][0]: [{"patient": None, "status": "error", "problems": [str(error)]}]}
-        return {k: v for member in conforming for k, v in _recommend([member], engine).items()}
-    by_item: dict[int, Lines] = {index: [] for index, _, _ in conforming}
+            return [(conforming[0][0], conforming[0][1], error)]
+        return [answer for member in conforming for answer in _recommend([member], engine)]
+    by_item: list[list[Recommendation]] = [[] for _ in conforming]
     for recommendation in recommendations:
-        by_item[conforming[item_of[recommendation.patient]][0]].append(
-            {"status": "ok", **recommendation_dict(recommendation)}
-        )
-    return by_item
+        by_item[item_of[recommendation.patient]].append(recommendation)
+    return [(index, patient, tuple(found)) for (index, patient, _), found in zip(conforming, by_item, strict=True)]
 
 
 def _error_line(item: WorkItem, error: CmvrrError) -> dict[str, Any]:
@@ -205,13 +228,13 @@ def run_batch(inputs: Sequence[Path], out: Path, jobs: int = 0, engine: str = "o
         "w", dir=target.parent, prefix=".batch-", suffix=".jsonl", delete=False, encoding="utf-8"
     ) as staging:
         try:
-            chunks = ((chunk, engine) for chunk in _chunked(work_items(inputs), CHUNK_SIZE))
+            chunks = ((chunk, engine) for chunk in chunked(work_items(inputs), CHUNK_SIZE))
             if jobs == 1:
                 _warm()
                 _write_all(map(_process_for_pool, chunks), staging, counts, progress)
             else:
                 window = _Window(4 * jobs)
-                with multiprocessing.get_context("fork").Pool(jobs, initializer=_warm_worker) as pool:
+                with multiprocessing.get_context("fork").Pool(jobs, initializer=warm_worker) as pool:
                     try:
                         results = window.track(pool.imap(_process_for_pool, window.feed(chunks)))
                         _write_all(results, staging, counts, progress)
@@ -249,7 +272,7 @@ class _Window:
             yield result
 
 
-def _chunked(items: Iterable[WorkItem], size: int) -> Iterator[list[WorkItem]]:
+def chunked(items: Iterable[WorkItem], size: int) -> Iterator[list[WorkItem]]:
     chunk: list[WorkItem] = []
     for item in items:
         chunk.append(item)
@@ -279,7 +302,7 @@ def _warm() -> None:
     _row_options("oxigraph")
 
 
-def _warm_worker() -> None:
+def warm_worker() -> None:
     """A pool worker's caches, then exempt from garbage collection: scanning the knowledge
     graph's objects again and again cost 0.6 ms per patient (workers only: this is for good)."""
     _warm()

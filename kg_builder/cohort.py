@@ -18,11 +18,11 @@ from typing import Any
 
 import pyoxigraph
 from rdflib import Graph, URIRef
-from rdflib.namespace import RDF
 
-from .batch import Progress, WorkItem, work_items
+from .batch import Progress, WorkItem, chunked, warm_worker, work_items
+from .chunks import CHUNK_SIZE, patients_of
 from .errors import CmvrrError
-from .namespaces import CMVRR
+from .patient import PATIENT_BASE
 from .store import load_knowledge, patient_graph_iri, with_day_numbers
 
 
@@ -32,28 +32,26 @@ def _quads(graph: Graph, name: str) -> str:
     return "".join(f"{line[:-1].rstrip()} <{name}> .\n" for line in triples if line.strip())
 
 
-def _cohort_item(args: tuple[WorkItem, str]) -> tuple[str, str]:
-    """(status, N-Quads) for one item; never raises."""
-    from .decide import recommend_graph
-    from .report import recommendations_turtle
-    from .validate import validate_input
+def _cohort_chunk(args: tuple[list[WorkItem], str]) -> tuple[Counter[str], str]:
+    """Statuses and N-Quads (patient data and derived findings) for a chunk; never raises."""
+    from .batch import evaluate_chunk
+    from .report import recommendations_graph
 
-    item, engine = args
-    try:
-        patient = item.read()
-        report = validate_input(patient)
-        if not report.conforms:
-            return "does-not-conform", ""
-        quads = []
-        normalised = with_day_numbers(patient.graph)
-        for iri in sorted(URIRef(str(p)) for p in patient.graph.subjects(RDF.type, CMVRR.Patient)):
+    items, engine = args
+    counts: Counter[str] = Counter()
+    quads = []
+    for outcome in evaluate_chunk(items, engine):
+        counts.update(line["status"] for line in outcome.problems)
+        if outcome.patient is None or not outcome.recommendations:
+            continue
+        counts["ok"] += len(outcome.recommendations)
+        normalised = with_day_numbers(outcome.patient.graph)
+        iri_of = {root.removeprefix(PATIENT_BASE): URIRef(root) for root in patients_of(outcome.patient.graph)}
+        for recommendation in outcome.recommendations:
+            iri = iri_of[recommendation.patient]
             quads.append(_quads(normalised, str(patient_graph_iri(iri))))
-        for recommendation in recommend_graph(patient.graph, engine):
-            findings = Graph().parse(data=recommendations_turtle([recommendation]), format="turtle")
-            quads.append(_quads(findings, f"https://w3id.org/cmv-rr/patient/{recommendation.patient}/findings"))
-        return "ok", "".join(quads)
-    except CmvrrError:
-        return "error", ""
+            quads.append(_quads(recommendations_graph([recommendation]), f"{iri}/findings"))
+    return counts, "".join(quads)
 
 
 def load_cohort(inputs: Sequence[Path], location: Path, jobs: int = 0) -> dict[str, Any]:
@@ -65,10 +63,10 @@ def load_cohort(inputs: Sequence[Path], location: Path, jobs: int = 0) -> dict[s
     with tempfile.TemporaryDirectory() as folder:
         nquads = Path(folder) / "cohort.nq"
         with nquads.open("w", encoding="utf-8") as out:
-            items = ((item, "oxigraph") for item in work_items(inputs))
-            with multiprocessing.get_context("fork").Pool(jobs) as pool:
-                for status, quads in pool.imap(_cohort_item, items, chunksize=4):
-                    counts[status] += 1
+            chunks = ((chunk, "oxigraph") for chunk in chunked(work_items(inputs), CHUNK_SIZE))
+            with multiprocessing.get_context("fork").Pool(jobs, initializer=warm_worker) as pool:
+                for chunk_counts, quads in pool.imap(_cohort_chunk, chunks):
+                    counts.update(chunk_counts)
                     out.write(quads)
                     progress.update(sum(counts.values()), counts["error"] + counts["does-not-conform"])
         progress.close()

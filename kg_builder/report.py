@@ -177,7 +177,8 @@ class _Findings:
     """Writes one patient's derived findings, each with PROV-O links to what it rests on."""
 
     def __init__(self, graph: Graph, patient_id: str) -> None:
-        self.graph, self.patient = graph, URIRef(PATIENT_BASE + patient_id)
+        # A JSON record's id never holds ':' (patient.schema.json); a Turtle patient's name is its IRI.
+        self.graph, self.patient = graph, URIRef(patient_id if ":" in patient_id else PATIENT_BASE + patient_id)
         self.run = URIRef(f"{self.patient}/recommendation")
         graph.add((self.run, RDF.type, PROV.Activity))
         graph.add((self.run, RDFS.label, Literal(f"cmvrr recommend for patient {patient_id}", lang="en")))
@@ -205,7 +206,12 @@ class _Findings:
 
 def recommendations_turtle(recs: Sequence[Recommendation]) -> str:
     """Derived facts with PROV-O links to the knowledge-graph facts and measurements behind them."""
-    graph = Graph()
+    return recommendations_graph(recs).serialize(format="turtle")
+
+
+def recommendations_graph(recs: Sequence[Recommendation]) -> Graph:
+    """recommendations_turtle's graph (cmvrr load-cohort stores it without a Turtle round trip)."""
+    graph = Graph(store="SimpleMemory")
     graph.bind("cmvrr", CMVRR)
     graph.bind("prov", PROV)
     for rec in recs:
@@ -238,4 +244,4 @@ def recommendations_turtle(recs: Sequence[Recommendation]) -> str:
             )
         for advice in rec.advice:
             findings.add(f"advice/{advice.statement}", "advice", advice.grade, None, [advice.statement], [advice.text])
-    return graph.serialize(format="turtle")
+    return graph
