@@ -169,3 +169,13 @@ def test_multi_patient_files_keep_each_patient_apart() -> None:
         "https://w3id.org/cmv-rr/patient/B",
     ]
     assert [r.patient for r in recommend_graphs([graph])] == ["A", "B"]
+
+
+def test_validating_many_files_at_once_gives_each_its_own_report(merlin_proteins: dict[str, str]) -> None:
+    """cmvrr validate over every fixture (and the --reference FASTA check) reports for each file
+    what validating that file alone reports."""
+    from kg_builder.validate import validate_files
+
+    fasta = {gene.upper(): sequence for gene, sequence in merlin_proteins.items()}
+    files = sorted(p for p in EXAMPLES_DIR.rglob("*") if p.suffix in (".json", ".ttl") and ".expected" not in p.name)
+    assert validate_files(files, fasta) == [validate_files([path], fasta)[0] for path in files]
