@@ -154,9 +154,9 @@ def _recommend(
     cannot take), item by item, so that only the bad item records the error."""
     from .chunks import patients_of
     from .decide import recommend_graphs
-    from .patient import PATIENT_BASE
+    from .patient import patient_name
 
-    item_of = {root.removeprefix(PATIENT_BASE): position for position, (_, patient, _) in enumerate(conforming)
+    item_of = {patient_name(root): position for position, (_, patient, _) in enumerate(conforming)
                for root in patients_of(patient.graph)}  # fmt: skip
     try:
         recommendations = recommend_graphs(
@@ -208,7 +208,7 @@ class Progress:
         now = time.perf_counter()
         if self.enabled and now - self.shown >= 0.1:
             self.shown = now
-            rate = done / max(time.perf_counter() - self.started, 1e-9)
+            rate = done / max(now - self.started, 1e-9)
             self.stream.write(f"\r{done:,} patients, {problems:,} with problems, {rate:,.0f}/s ")
             self.stream.flush()
 

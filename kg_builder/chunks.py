@@ -90,7 +90,7 @@ def isolated_chunks(graphs: Sequence[Graph], size: int = CHUNK_SIZE) -> list[lis
             if current.members:
                 chunks.append(current.members)
             current = _Chunk()
-            if not current.admit(index, graph):  # blank nodes: a run of its own
+            if not current.admit(index, graph):  # blank nodes, or patients nested in one input: alone
                 chunks.append([index])
                 current = _Chunk()
     if current.members:

@@ -22,7 +22,7 @@ from rdflib import Graph, URIRef
 from .batch import Progress, WorkItem, chunked, warm_worker, work_items
 from .chunks import CHUNK_SIZE, patients_of
 from .errors import CmvrrError
-from .patient import PATIENT_BASE
+from .patient import patient_name
 from .store import load_knowledge, patient_graph_iri, with_day_numbers
 
 
@@ -46,7 +46,7 @@ def _cohort_chunk(args: tuple[list[WorkItem], str]) -> tuple[Counter[str], str]:
             continue
         counts["ok"] += len(outcome.recommendations)
         normalised = with_day_numbers(outcome.patient.graph)
-        iri_of = {root.removeprefix(PATIENT_BASE): URIRef(root) for root in patients_of(outcome.patient.graph)}
+        iri_of = {patient_name(root): URIRef(root) for root in patients_of(outcome.patient.graph)}
         for recommendation in outcome.recommendations:
             iri = iri_of[recommendation.patient]
             quads.append(_quads(normalised, str(patient_graph_iri(iri))))

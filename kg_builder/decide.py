@@ -19,10 +19,9 @@ from rdflib.term import Node
 
 from .errors import CmvrrError
 from .namespaces import CMVRR
-from .patient import PATIENT_BASE
+from .patient import patient_name
 from .store import (
     ENGINES,
-    GRAPH_SUFFIX,
     Engine,
     Row,
     date_of_day,
@@ -172,6 +171,7 @@ def prepare(
     (with the whole of its input graph, as a patient's data may hang off shared nodes).
     ``written``: the graphs' N-Triples, if they are at hand already."""
     named: dict[URIRef, bytes] = {}
+    patients: list[URIRef] = []
     for position, graph in enumerate(graphs):
         normalised = patient_ntriples(graph, written[position] if written is not None else None)
         for patient in set(graph.subjects(RDF.type, CMVRR.Patient)):
@@ -179,8 +179,9 @@ def prepare(
             if iri in named:
                 raise CmvrrError(f"{patient}: the same patient in two inputs; recommend for them one at a time")
             named[iri] = normalised
+            patients.append(URIRef(str(patient)))
     engine: Engine = ENGINES[engine_name](named)
-    return engine, sorted(URIRef(str(iri).removesuffix(GRAPH_SUFFIX)) for iri in named)
+    return engine, sorted(patients)
 
 
 def recommend_graph(graph: Graph, engine_name: str = "oxigraph", warnings: Iterable[str] = ()) -> list[Recommendation]:
@@ -302,7 +303,7 @@ def recommend_patients(
     recommendations = []
     for patient in patients:
         key = str(patient)
-        name = key.removeprefix(PATIENT_BASE)  # what reports call the patient
+        name = patient_name(key)
         advice, advised_exclusions = _advice(advice_rows[key], statements)
         chosen, excluded = options[key]
         recommendations.append(

@@ -161,7 +161,7 @@ class FastValidator:
         self.context_graph = pyoxigraph.NamedNode("https://w3id.org/cmv-rr/graph/validation-context")
         self._context = context  # N-Triples of the knowledge-graph slice
         self.checks = compile_shapes(shapes)
-        self._count = self._loaded = 0
+        self._count = 0
         self._fresh_store()
 
     def _fresh_store(self) -> None:

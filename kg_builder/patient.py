@@ -84,6 +84,16 @@ def patient_iri(patient_id: str) -> URIRef:
     return URIRef(f"{PATIENT_BASE}{patient_id}")
 
 
+def patient_name(iri: str) -> str:
+    """What reports call a patient: its record's id, or the whole IRI of one not under PATIENT_BASE."""
+    return iri.removeprefix(PATIENT_BASE)
+
+
+def named_patient(name: str) -> URIRef:
+    """patient_name's inverse: a record's id never holds ':' (patient.schema.json), an IRI does."""
+    return URIRef(name) if ":" in name else patient_iri(name)
+
+
 @cache
 def _schema_validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
@@ -260,9 +270,7 @@ def _add_genotype_test(
         try:
             mutation = parse_mutation(text, gene)
         except MutationSyntaxError as error:
-            yield InputProblem(
-                patient.removeprefix(PATIENT_BASE), f"/genotype_tests/{number - 1}/mutations/{index - 1}", str(error)
-            )
+            yield InputProblem(patient_name(patient), f"/genotype_tests/{number - 1}/mutations/{index - 1}", str(error))
             continue
         detection = URIRef(f"{node}/detection/{index}")
         add((node, CMVRR.hasDetection, detection))

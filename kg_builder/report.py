@@ -13,7 +13,7 @@ from rdflib.namespace import PROV, RDF, RDFS, XSD
 
 from .decide import Option, Recommendation
 from .namespaces import CMV_ONTOLOGY, CMVRR
-from .patient import PATIENT_BASE
+from .patient import named_patient
 from .validate import FileReport
 
 _MARK = {"Violation": "x", "Warning": "!", "Info": "i"}
@@ -177,8 +177,7 @@ class _Findings:
     """Writes one patient's derived findings, each with PROV-O links to what it rests on."""
 
     def __init__(self, graph: Graph, patient_id: str) -> None:
-        # A JSON record's id never holds ':' (patient.schema.json); a Turtle patient's name is its IRI.
-        self.graph, self.patient = graph, URIRef(patient_id if ":" in patient_id else PATIENT_BASE + patient_id)
+        self.graph, self.patient = graph, named_patient(patient_id)
         self.run = URIRef(f"{self.patient}/recommendation")
         graph.add((self.run, RDF.type, PROV.Activity))
         graph.add((self.run, RDFS.label, Literal(f"cmvrr recommend for patient {patient_id}", lang="en")))

@@ -35,11 +35,8 @@ _DAY_OF = {CMVRR.measuredOn: CMVRR.day, CMVRR.startDate: CMVRR.startDay, CMVRR.e
 _EPOCH = datetime.date(1970, 1, 1)
 
 
-GRAPH_SUFFIX = "/graph"
-
-
 def patient_graph_iri(patient: URIRef) -> URIRef:
-    return URIRef(f"{patient}{GRAPH_SUFFIX}")
+    return URIRef(f"{patient}/graph")
 
 
 def _day_numbers(graph: Graph) -> Iterator[tuple[Node, URIRef, Literal]]:

@@ -23,7 +23,7 @@ from .errors import CmvrrError
 from .fastshacl import FastValidator
 from .namespaces import CMVRR
 from .paths import SHAPES_DIR
-from .patient import PATIENT_BASE, PatientInput, read_patient_file
+from .patient import PATIENT_BASE, PatientInput, patient_name, read_patient_file
 from .release import parse_module
 from .store import _canonical, knowledge
 
@@ -43,6 +43,9 @@ class Finding:
     path: str
     message: str
     value: str = ""
+
+
+ShaclFindings = Iterable[tuple[str, Finding]]  # (focus IRI, finding)
 
 
 @dataclass
@@ -105,9 +108,6 @@ def validate_files(
     return validate_inputs([read_patient_file(path) for path in paths], reference, validator)
 
 
-ShaclFindings = Iterable[tuple[str, "Finding"]]
-
-
 def validate_inputs(
     items: Sequence[PatientInput], reference: dict[str, str] | None = None, validator: str = "oxigraph"
 ) -> list[FileReport]:
@@ -152,7 +152,7 @@ def validate_input(
 ) -> FileReport:
     """One input's report. ``shacl``: its SHACL results when a chunk run found them already."""
     patients = sorted(str(p) for p in item.graph.subjects(RDF.type, CMVRR.Patient))
-    reports = {iri: PatientReport(_patient_id(iri)) for iri in patients}
+    reports = {iri: PatientReport(patient_name(iri)) for iri in patients}
     for problem in item.problems:
         iri = PATIENT_BASE + problem.patient
         reports.setdefault(iri, PatientReport(problem.patient)).findings.append(
@@ -173,10 +173,6 @@ def validate_input(
     for report in reports.values():
         report.findings = sorted(set(report.findings))
     return FileReport(str(item.source), [reports[key] for key in sorted(reports)])
-
-
-def _patient_id(iri: str) -> str:
-    return iri.removeprefix(PATIENT_BASE)
 
 
 VALIDATORS = ("oxigraph", "pyshacl")
