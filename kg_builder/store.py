@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 from functools import cache
 from typing import Protocol
 
@@ -116,8 +116,13 @@ def _canonical(lexical: str, datatype: str | None) -> str:
             number = Decimal(lexical)
         except InvalidOperation:
             return lexical
-        # Engines differ in the precision of decimal division; nine places settle it.
-        text = format(number.quantize(Decimal("1e-9")).normalize(), "f")
+        if not number.is_finite():
+            return lexical
+        # Engines differ in the precision of decimal division; nine places settle it. The
+        # precision must hold every digit left of the point too (an age of 1e19 broke it).
+        with localcontext() as context:
+            context.prec = max(28, number.adjusted() + 11)
+            text = format(number.quantize(Decimal("1e-9")).normalize(), "f")
         return text if text != "-0" else "0"
     return lexical
 

@@ -80,3 +80,15 @@ def test_every_query_opens_with_its_header(path: object) -> None:
     text = path.read_text()  # type: ignore[attr-defined]
     for field in ("# Purpose:", "# Guideline section:", "# Input bindings:", "# Output columns:"):
         assert field in text, f"{path}: header lacks {field}"
+
+
+@pytest.mark.parametrize(
+    ("lexical", "canonical"),
+    [("35.0", "35"), ("35", "35"), ("-0.0", "0"), ("0.1234567891", "0.123456789"), ("1e+19", "10000000000000000000"),
+     ("1.5E+300", "15" + "0" * 299), ("INF", "INF"), ("NaN", "NaN"), ("abc", "abc")],
+)  # fmt: skip
+def test_numbers_get_one_spelling_whatever_their_size(lexical: str, canonical: str) -> None:
+    """Large values (a junk age of 1e19 crashed validation) and non-numbers keep a spelling."""
+    from kg_builder.store import _canonical
+
+    assert _canonical(lexical, "http://www.w3.org/2001/XMLSchema#double") == canonical
