@@ -7,6 +7,7 @@ clinical consistency are left to the SHACL shapes, so Turtle and JSON input meet
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
@@ -150,11 +151,26 @@ def _first_line(error: Exception) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
 
 
+def _finite_number(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is too large to be a number")
+    return number
+
+
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not a JSON number")
+
+
 def _read_json(path: Path, text: str) -> PatientInput:
+    # Python reads NaN, Infinity and 1e999 (as inf) where RFC 8259 has no such numbers; refused
+    # here, they cannot reach the graph as values no shape can judge.
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_float=_finite_number, parse_constant=_not_json)
     except json.JSONDecodeError as error:
         raise InputParseError(f"{path}:{error.lineno}:{error.colno}: not valid JSON: {error.msg}") from error
+    except ValueError as error:
+        raise InputParseError(f"{path}: not valid JSON: {error}") from error
     records = data if isinstance(data, list) else [data]
     graph, problems = Graph(store="SimpleMemory"), []  # no named graphs needed: the faster store
     for index, record in enumerate(records):

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -152,3 +153,11 @@ def test_the_quick_schema_check_never_accepts_what_jsonschema_rejects(data: st.D
     full = list(_schema_validator().iter_errors(record))
     quick = schema_errors(record)
     assert bool(quick) == bool(full), (record, [e.message for e in full])
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_non_finite_numbers_are_a_parse_error(number: str) -> None:
+    """Python's json reads NaN, Infinity and 1e999 (as inf); RFC 8259 has no such numbers, so
+    they are refused as unreadable input (exit 2, file named), never a traceback."""
+    code, out, err = run_validate("patient.json", f'{{"id": "X", "age_years": {number}}}')
+    assert code == 2 and "patient.json" in err and "not valid JSON" in err and "Traceback" not in err + out
