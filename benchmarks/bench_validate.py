@@ -14,11 +14,11 @@ import argparse
 
 from pyshacl import validate
 
-from kg_builder.bench import median_ms
+from kg_builder.checks.validate import patient_shapes, validate_input
+from kg_builder.commands.bench import median_ms
+from kg_builder.knowledge.graph import knowledge
 from kg_builder.paths import EXAMPLES_DIR
-from kg_builder.patient import read_patient_file
-from kg_builder.store import knowledge
-from kg_builder.validate import patient_shapes, validate_input
+from kg_builder.patients.readers import read_patient_file
 
 PATIENT = EXAMPLES_DIR / "valid" / "ul97-low-level.json"
 

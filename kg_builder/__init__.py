@@ -9,18 +9,12 @@ The public API is small on purpose::
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("cmv-rr")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
-
 from .api import PatientDoesNotConform, build_graph, load_patient, recommend, validate
-from .decide import Recommendation
+from .checks.findings import FileReport
+from .decisions.model import Recommendation
 from .errors import CmvrrError, TableError
-from .release import write_release
-from .validate import FileReport
+from .knowledge.release import write_release
+from .version import __version__
 
 __all__ = [
     "CmvrrError",

@@ -6,11 +6,13 @@ from pathlib import Path
 
 from rdflib import Graph
 
-from .decide import Recommendation, recommend_graph
+from .checks.findings import FileReport
+from .checks.validate import validate_input
+from .decisions.model import Recommendation
 from .errors import CmvrrError
-from .patient import read_patient_file
-from .release import release_graph
-from .validate import FileReport, validate_input
+from .knowledge.graph import release_graph
+from .patients.readers import read_patient_file
+from .pipeline import evaluate
 
 
 class PatientDoesNotConform(CmvrrError):
@@ -44,9 +46,10 @@ def validate(path: Path | str) -> FileReport:
 
 def recommend(path: Path | str, engine: str = "oxigraph", validator: str = "oxigraph") -> list[Recommendation]:
     """Validate, then derive what the guideline says for every patient in the file."""
-    item = read_patient_file(Path(path))
-    report = validate_input(item, validator=validator)
+    report, recommendations = evaluate(read_patient_file(Path(path)), engine, validator)
     if not report.conforms:
         raise PatientDoesNotConform(report)
-    warnings = [f"{f.focus}: {f.message}" for p in report.patients for f in p.findings if f.severity != "Violation"]
-    return recommend_graph(item.graph, engine, warnings)
+    return list(recommendations)
+
+
+__all__ = ["PatientDoesNotConform", "build_graph", "load_patient", "recommend", "validate"]

@@ -1,4 +1,4 @@
-"""Errors the command line turns into messages and exit codes (DESIGN.md, Safety rule 4)."""
+"""Errors the command line turns into messages and exit codes (docs/architecture.md, Safety rules)."""
 
 from __future__ import annotations
 
@@ -19,3 +19,6 @@ class TableError(CmvrrError):
     def __init__(self, path: Path, line: int, message: str) -> None:
         self.path, self.line = path, line
         super().__init__(f"{path.name}:{line}: {message}")
+
+
+__all__ = ["CmvrrError", "TableError"]

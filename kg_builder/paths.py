@@ -1,4 +1,4 @@
-"""Where the package's data lives: the one place that resolves paths (DESIGN.md, Layout).
+"""Where the package's data lives: the one place that resolves paths (docs/architecture.md, Layout).
 
 In a source checkout (and an editable install) the ontology and queries sit at the top of the
 repository; a wheel carries the same folders inside the package as ``kg_builder/_data``.
@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-_PACKAGE = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def _data_root() -> Path:
-    bundled = _PACKAGE / "_data"
-    return bundled if (bundled / "ontology").is_dir() else _PACKAGE.parent
+    bundled = PACKAGE_DIR / "_data"
+    return bundled if (bundled / "ontology").is_dir() else PACKAGE_DIR.parent
 
 
 DATA_ROOT = _data_root()
@@ -23,7 +23,6 @@ SHAPES_DIR = ONTOLOGY_DIR / "shapes"
 EXAMPLES_DIR = ONTOLOGY_DIR / "examples"
 RELEASE_DIR = ONTOLOGY_DIR / "release"
 QUERIES_DIR = DATA_ROOT / "queries"
-REPO_README = _PACKAGE.parent / "README.md"
 CORE_MODULE = ONTOLOGY_DIR / "guideline-core.ttl"
 CMV_MODULE = ONTOLOGY_DIR / "cmv-rr.ttl"
 
@@ -31,3 +30,18 @@ CMV_MODULE = ONTOLOGY_DIR / "cmv-rr.ttl"
 def query_path(name: str) -> Path:
     """The packaged query called ``name`` (with or without the ``.rq`` suffix)."""
     return QUERIES_DIR / (name if name.endswith(".rq") else f"{name}.rq")
+
+
+__all__ = [
+    "CMV_MODULE",
+    "CORE_MODULE",
+    "DATA_ROOT",
+    "EXAMPLES_DIR",
+    "ONTOLOGY_DIR",
+    "PACKAGE_DIR",
+    "QUERIES_DIR",
+    "RELEASE_DIR",
+    "SHAPES_DIR",
+    "TABLES_DIR",
+    "query_path",
+]

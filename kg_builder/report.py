@@ -11,10 +11,9 @@ from typing import Any
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import PROV, RDF, RDFS, XSD
 
-from .decide import Option, Recommendation
-from .namespaces import CMV_ONTOLOGY, CMVRR
-from .patient import named_patient
-from .validate import FileReport
+from .checks.findings import FileReport
+from .decisions.model import Option, Recommendation
+from .terms import CMV_ONTOLOGY, CMVRR, named_patient
 
 _MARK = {"Violation": "x", "Warning": "!", "Info": "i"}
 
@@ -78,7 +77,7 @@ def asdict(value: Any) -> Any:
 
 
 def recommendation_dict(rec: Recommendation) -> dict[str, Any]:
-    """The JSON shape of issue 4: stable keys, therapy names as the knowledge graph's."""
+    """The JSON shape of a recommendation (README, JSON output): stable keys, therapy names as the knowledge graph's."""
     refractory = rec.refractory
     return {
         "patient": rec.patient,
@@ -216,8 +215,7 @@ def recommendations_graph(recs: Sequence[Recommendation]) -> Graph:
     for rec in recs:
         findings = _Findings(graph, rec.patient)
         for drug, value in sorted(rec.susceptibility.items()):
-            assertions = [source.split("(", 1)[1].split(",", 1)[0] for source in value.sources]
-            findings.add(f"susceptibility/{drug}", "susceptibility", value.status, drug, assertions, [value.note])
+            findings.add(f"susceptibility/{drug}", "susceptibility", value.status, drug, value.assertions, [value.note])
         ref = rec.refractory
         reasons = [ref.reason] if ref.reason else []
         findings.add("refractory", "refractory-status", ref.status, ref.course_drug, ref.evidence_nodes, reasons)
@@ -244,3 +242,15 @@ def recommendations_graph(recs: Sequence[Recommendation]) -> Graph:
         for advice in rec.advice:
             findings.add(f"advice/{advice.statement}", "advice", advice.grade, None, [advice.statement], [advice.text])
     return graph
+
+
+__all__ = [
+    "asdict",
+    "recommendation_dict",
+    "recommendations_graph",
+    "recommendations_json",
+    "recommendations_text",
+    "recommendations_turtle",
+    "validation_json",
+    "validation_text",
+]

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from rdflib import Graph
 
-from kg_builder.release import write_release
-from kg_builder.tables import Tables, load_tables
+from kg_builder.knowledge.release import write_release
+from kg_builder.knowledge.tables import Tables, load_tables
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO.parent / "shared" / "reference"

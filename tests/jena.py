@@ -1,6 +1,6 @@
 """Apache Jena ARQ from Debian's libapache-jena-java, made runnable (the fourth engine).
 
-Two packaging traps (DESIGN.md, Engine facts): `java -cp '/usr/share/java/*'` fails on
+Two packaging traps (docs/architecture.md, Engine facts): `java -cp '/usr/share/java/*'` fails on
 conflicting SLF4J bindings, so the classpath lists the jena jars, their dependencies and one
 binding (slf4j-nop); and the Xerces message bundles sit under org/apache/jena/ext/xerces/ while the
 classes moved to xerces.*, so they are copied under xerces/ into a folder on the classpath.

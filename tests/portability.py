@@ -10,11 +10,12 @@ from typing import Any
 
 from rdflib import Literal, URIRef
 
-from kg_builder.decide import prepare
+from kg_builder.commands.query import run_query
+from kg_builder.decisions.decide import prepare
+from kg_builder.decisions.engines import query_text, with_values
 from kg_builder.paths import EXAMPLES_DIR
-from kg_builder.patient import read_patient_file
-from kg_builder.queries import run_query
-from kg_builder.store import patient_graph_iri, query_text, with_values
+from kg_builder.patients.readers import read_patient_file
+from kg_builder.terms import patient_graph_iri
 
 PATIENT_FILE = EXAMPLES_DIR / "cases" / "row2-low-level-ul97.json"
 PATIENT = URIRef("https://w3id.org/cmv-rr/patient/CASE-ROW2")
@@ -56,7 +57,7 @@ CONCATENATED = {"therapies", "references", "resistantTo", "susceptibleTo"}  # GR
 
 
 def canonical(rows: list[dict[str, str | None]]) -> list[str]:
-    from kg_builder.store import _canonical
+    from kg_builder.terms import canonical_lexical as _canonical
 
     def value(name: str, text: str | None) -> str:
         if text is None:

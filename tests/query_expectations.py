@@ -14,10 +14,10 @@ from typing import Any
 from portability import without_comments
 from rdflib.term import Node
 
-from kg_builder.decide import prepare, recommend_patient
+from kg_builder.decisions.decide import prepare, recommend_patient
+from kg_builder.decisions.engines import Row, query_text
 from kg_builder.paths import EXAMPLES_DIR, QUERIES_DIR
-from kg_builder.patient import read_patient_file
-from kg_builder.store import Row, query_text
+from kg_builder.patients.readers import read_patient_file
 
 EXPECTED_DIR = Path(__file__).with_name("query_expected")
 CASES = ("row2-low-level-ul97", "mixed-ul97-ul54", "row6-ul54-triple", "cns-retinitis", "unknown-variant",

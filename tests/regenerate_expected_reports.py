@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
+from kg_builder.checks.validate import validate_input
 from kg_builder.paths import EXAMPLES_DIR
-from kg_builder.patient import read_patient_file
-from kg_builder.validate import validate_input
+from kg_builder.patients.readers import read_patient_file
 
 
 def expected_report(path):  # type: ignore[no-untyped-def]

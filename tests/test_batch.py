@@ -1,5 +1,5 @@
 """Batch mode: N patients in a batch give the same lines as N single runs; bad patients are
-recorded and the rest go on; folders, JSON lines and N-Quads all work (issue 5)."""
+recorded and the rest go on; folders, JSON lines and N-Quads all work."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from rdflib import Dataset, URIRef
 
-from kg_builder.batch import run_batch
-from kg_builder.cli import main
-from kg_builder.decide import recommend_graph
+from kg_builder.commands.batch import run_batch
+from kg_builder.commands.cli import main
+from kg_builder.commands.synth import synthetic_patients
+from kg_builder.decisions.decide import recommend_graph
 from kg_builder.paths import EXAMPLES_DIR
-from kg_builder.patient import read_patient_text
+from kg_builder.patients.readers import read_patient_text
 from kg_builder.report import recommendation_dict
-from kg_builder.synth import synthetic_patients
 
 COUNT = 200
 
@@ -83,7 +83,7 @@ def test_synth_is_seeded_and_valid(tmp_path: Path) -> None:
 
 def test_bench_reports_every_measure_beside_its_baseline() -> None:
     """The benchmark itself runs (tiny sizes here; the figures come from `cmvrr bench`)."""
-    from kg_builder.bench import bench_text, run_bench
+    from kg_builder.commands.bench import bench_text, run_bench
 
     result = run_bench(sizes=(10, 20), repeat=2)
     measures = [row["measure"] for row in result["rows"]]
@@ -94,14 +94,15 @@ def test_bench_reports_every_measure_beside_its_baseline() -> None:
 
 
 def test_batch_equals_one_item_at_a_time_with_faults_warnings_and_repeats(tmp_path: Path) -> None:
-    """Chunked batch lines (validation findings, warnings and all) equal process() run on each item
+    """Chunked batch lines (validation findings, warnings and all) equal process_chunk() run on each item alone
     alone, over patients with injected faults, repeated patient ids and a Turtle file with blank
     nodes (which chunks.py keeps apart)."""
     import random
 
     from test_fast_validation import _corrupt
 
-    from kg_builder.batch import WorkItem, process
+    from kg_builder.commands.batch import process_chunk
+    from kg_builder.patients.readers import WorkItem
 
     rng = random.Random(4)
     records = list(synthetic_patients(300, seed=4))
@@ -115,7 +116,7 @@ def test_batch_equals_one_item_at_a_time_with_faults_warnings_and_repeats(tmp_pa
     summary = run_batch([cohort, turtle], tmp_path / "out.jsonl", jobs=2)
     batch = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     items = [WorkItem(f"{cohort}:{n}", text=json.dumps(r) + "\n") for n, r in enumerate(records, start=1)]
-    single = [line for item in items for line in process(item)] + process(WorkItem(str(turtle), path=turtle))
+    single = [line for item in [*items, WorkItem(str(turtle), path=turtle)] for line in process_chunk([item])[0]]
     assert batch == json.loads(json.dumps(single))
     assert summary["does-not-conform"] > 30 and summary["ok"] > 150
     assert any(line.get("warnings") for line in batch), "warnings must be carried too"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kg_builder import cache
-from kg_builder.store import knowledge
+from kg_builder.knowledge import cache
+from kg_builder.knowledge.graph import knowledge
 
 
 @pytest.fixture()
@@ -53,6 +53,6 @@ def test_cached_knowledge_is_the_built_knowledge() -> None:
     from rdflib import Graph
     from rdflib.compare import isomorphic
 
-    from kg_builder.store import _knowledge_ntriples
+    from kg_builder.knowledge.graph import knowledge_ntriples as _knowledge_ntriples
 
     assert isomorphic(Graph().parse(data=_knowledge_ntriples(), format="nt"), knowledge())

@@ -1,4 +1,4 @@
-"""Chunked evaluation (issue 5, 100,000 patients): many patients validated and decided in one
+"""Chunked evaluation (batches of 100,000 patients): many patients validated and decided in one
 store give each patient exactly the answer of a run of its own."""
 
 from __future__ import annotations
@@ -13,14 +13,15 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import RDF
 from test_fast_validation import _corrupt
 
-from kg_builder.chunks import isolated_chunks
-from kg_builder.decide import prepare, recommend_graph, recommend_graphs
-from kg_builder.namespaces import CMVRR
+from kg_builder.checks.chunks import isolated_chunks
+from kg_builder.checks.validate import validate_input, validate_inputs
+from kg_builder.commands.synth import synthetic_patients
+from kg_builder.decisions.decide import prepare, recommend_graph, recommend_graphs
+from kg_builder.decisions.engines import query_text, with_values
 from kg_builder.paths import EXAMPLES_DIR
-from kg_builder.patient import PatientInput, _add_record, read_patient_file, read_patient_text
-from kg_builder.store import patient_graph_iri, query_text, with_values
-from kg_builder.synth import synthetic_patients
-from kg_builder.validate import validate_input, validate_inputs
+from kg_builder.patients.readers import PatientInput, read_patient_file, read_patient_text
+from kg_builder.patients.record import add_record as _add_record
+from kg_builder.terms import CMVRR, patient_graph_iri
 
 CASES = sorted((EXAMPLES_DIR / "cases").glob("*.json"))
 
@@ -174,7 +175,7 @@ def test_multi_patient_files_keep_each_patient_apart() -> None:
 def test_validating_many_files_at_once_gives_each_its_own_report(merlin_proteins: dict[str, str]) -> None:
     """cmvrr validate over every fixture (and the --reference FASTA check) reports for each file
     what validating that file alone reports."""
-    from kg_builder.validate import validate_files
+    from kg_builder.checks.validate import validate_files
 
     fasta = {gene.upper(): sequence for gene, sequence in merlin_proteins.items()}
     files = sorted(p for p in EXAMPLES_DIR.rglob("*") if p.suffix in (".json", ".ttl") and ".expected" not in p.name)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from kg_builder import tables as tables_module
-from kg_builder.cli import main
+from kg_builder.commands.cli import main
+from kg_builder.knowledge import specs as specs_module
 
 
 def test_build_writes_release_and_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -29,10 +29,10 @@ def test_bad_table_row_exits_1_names_file_and_line_and_writes_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     copy = tmp_path / "tables"
-    shutil.copytree(tables_module.TABLES_DIR, copy)
+    shutil.copytree(specs_module.TABLES_DIR, copy)
     genes = copy / "genes.tsv"
     genes.write_text(genes.read_text().replace("\t707\t", "\t-707\t"))
-    monkeypatch.setattr(tables_module, "TABLES_DIR", copy)
+    monkeypatch.setattr(specs_module, "TABLES_DIR", copy)
     out = tmp_path / "release"
     assert main(["build", "--out", str(out)]) == 1
     error = capsys.readouterr().err
@@ -42,12 +42,12 @@ def test_bad_table_row_exits_1_names_file_and_line_and_writes_nothing(
 
 
 def test_usage_error_exits_2_without_traceback() -> None:
-    result = subprocess.run([sys.executable, "-m", "kg_builder.cli", "build"], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "kg_builder", "build"], capture_output=True, text=True)
     assert result.returncode == 2
     assert "--out" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_help_teaches_with_examples() -> None:
-    result = subprocess.run([sys.executable, "-m", "kg_builder.cli", "--help"], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "kg_builder", "--help"], capture_output=True, text=True)
     assert result.returncode == 0
     assert "exit codes" in result.stdout and "cmvrr build --out" in result.stdout

@@ -1,5 +1,5 @@
 """Cohort store and cohort queries: their answers, from derived facts in Oxigraph, agree with the
-batch JSON lines of the same patients (issue 5)."""
+batch JSON lines of the same patients."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from kg_builder.batch import run_batch
-from kg_builder.cli import main
-from kg_builder.cohort import load_cohort
-from kg_builder.queries import run_store_query
-from kg_builder.synth import synthetic_patients
+from kg_builder.commands.batch import run_batch
+from kg_builder.commands.cli import main
+from kg_builder.commands.cohort import load_cohort
+from kg_builder.commands.query import run_store_query
+from kg_builder.commands.synth import synthetic_patients
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """Curated tables are data under test: one test per curation rule, one case per row.
 
 Messages say what a curator must fix. Reference data is read from ../shared/reference (never
-copied into the project; DESIGN.md, Safety rule 3).
+copied into the project; docs/architecture.md, Safety rule 3).
 """
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from kg_builder import tables as tables_module
 from kg_builder.errors import TableError
-from kg_builder.tables import RESISTANCE_DRUGS, SPECS, load_tables
+from kg_builder.knowledge import specs as specs_module
+from kg_builder.knowledge import tables as tables_module
+from kg_builder.knowledge.specs import SPECS
+from kg_builder.knowledge.tables import RESISTANCE_DRUGS, load_tables
 
 MUTATIONS = [row for _, row in tables_module.read_table(SPECS["mutations"])]
 MUTATION_IDS = [row["mutation"] for row in MUTATIONS]
@@ -55,7 +57,7 @@ def _literal_in_source(row: dict[str, str]) -> bool:
 
 @pytest.mark.parametrize("row", MUTATIONS, ids=MUTATION_IDS)
 def test_mutation_differing_from_its_source_records_a_repair(row: dict[str, str]) -> None:
-    """DESIGN.md, 'The source text is damaged': every change to the source is on the fact."""
+    """docs/architecture.md, 'The source text is damaged': every change to the source is on the fact."""
     changed = not _literal_in_source(row) or row["source_gene"] != row["gene"]
     if changed:
         assert row["repair"] and row["repair_certainty"], (
@@ -116,8 +118,8 @@ def test_references_are_numbered_1_to_122_without_gaps(tables: tables_module.Tab
 @pytest.fixture()
 def table_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     copy = tmp_path / "tables"
-    shutil.copytree(tables_module.TABLES_DIR, copy)
-    monkeypatch.setattr(tables_module, "TABLES_DIR", copy)
+    shutil.copytree(specs_module.TABLES_DIR, copy)
+    monkeypatch.setattr(specs_module, "TABLES_DIR", copy)
     return copy
 
 
@@ -195,7 +197,7 @@ def test_bad_rows_fail_with_file_line_and_problem(table_copy: Path, case: str) -
 def test_resistance_claims_are_confirmed_by_herpesdrg_or_flagged(
     row: dict[str, str], herpesdrg_folds: dict[tuple[str, str, str], float]
 ) -> None:
-    """Cross-source check (DESIGN.md): an R of Table 5 that HerpesDRG does not back at >= 2-fold
+    """Cross-source check (docs/architecture.md): an R of Table 5 that HerpesDRG does not back at >= 2-fold
     (the low band of its authors) carries a note saying so, for users to weigh."""
     change = f"{row['ref']}{row['position']}{row['alt']}"
     unconfirmed = [

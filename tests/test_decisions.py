@@ -7,9 +7,10 @@ from functools import cache
 
 import pytest
 
-from kg_builder.decide import Recommendation, recommend_graph
+from kg_builder.decisions.decide import recommend_graph
+from kg_builder.decisions.model import Recommendation
 from kg_builder.paths import EXAMPLES_DIR
-from kg_builder.patient import read_patient_file
+from kg_builder.patients.readers import read_patient_file
 from kg_builder.report import recommendations_json
 
 CASES = EXAMPLES_DIR / "cases"

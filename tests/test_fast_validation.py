@@ -1,6 +1,6 @@
 """The fast validator (patient shapes compiled to SPARQL, run in Oxigraph) reports exactly what
 pyshacl reports: on every fixture and on thousands of generated patients with injected faults
-(issue 5: the faster validator is the default only if the tests prove this)."""
+(the faster validator is the default only if the tests prove this)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,14 @@ from typing import Any
 import pytest
 from rdflib import Graph, URIRef
 
-from kg_builder.namespaces import CMVRR
+from kg_builder.checks.findings import Finding
+from kg_builder.checks.validate import shacl_findings as _shacl_findings
+from kg_builder.checks.validate import validate_input
+from kg_builder.commands.synth import synthetic_patients
 from kg_builder.paths import EXAMPLES_DIR
-from kg_builder.patient import _add_record, read_patient_file
-from kg_builder.synth import synthetic_patients
-from kg_builder.validate import Finding, _shacl_findings, validate_input
+from kg_builder.patients.readers import read_patient_file
+from kg_builder.patients.record import add_record as _add_record
+from kg_builder.terms import CMVRR
 
 PATIENTS = int(os.environ.get("CMVRR_EQUIVALENCE_PATIENTS", "2000"))
 BATCH = 100

@@ -15,11 +15,14 @@ from jena import arq, available
 from portability import PATIENT, PATIENT_FILE, canonical, json_rows, values_clause
 from rdflib import Dataset, Graph, URIRef
 
-from kg_builder.decide import recommend_graph
+from kg_builder.decisions.decide import recommend_graph
+from kg_builder.decisions.engines import ox_lexical as _ox_lexical
+from kg_builder.decisions.engines import query_text, with_day_numbers
+from kg_builder.knowledge.graph import knowledge
 from kg_builder.paths import QUERIES_DIR
-from kg_builder.patient import read_patient_file
+from kg_builder.patients.readers import read_patient_file
 from kg_builder.report import recommendations_turtle
-from kg_builder.store import KNOWLEDGE_GRAPH, _ox_lexical, knowledge, patient_graph_iri, query_text, with_day_numbers
+from kg_builder.terms import KNOWLEDGE_GRAPH, patient_graph_iri
 
 if not available():
     if os.environ.get("CI"):

@@ -1,4 +1,4 @@
-"""Mutation strings in the notations laboratories send all normalise to one form (issue 3)."""
+"""Mutation strings in the notations laboratories send all normalise to one form."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kg_builder.mutations import ONE_LETTER, MutationName, MutationSyntaxError, parse_mutation
+from kg_builder.patients.mutations import ONE_LETTER, MutationName, MutationSyntaxError, parse_mutation
 
 SAME_SUBSTITUTION = [
     ("UL97:C592G", None), ("UL97 C592G", None), ("C592G", "UL97"), ("p.Cys592Gly", "UL97"),

@@ -1,4 +1,4 @@
-"""cmvrr validate: fixtures and their expected reports, named rejections, exit codes (issue 3)."""
+"""cmvrr validate: fixtures and their expected reports, named rejections, exit codes."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from conftest import REFERENCE
 from rdflib.compare import isomorphic
 from regenerate_expected_reports import expected_report
 
-from kg_builder.cli import main
+from kg_builder.checks.validate import validate_files
+from kg_builder.commands.cli import main
 from kg_builder.paths import EXAMPLES_DIR
-from kg_builder.patient import read_patient_file
-from kg_builder.validate import validate_files
+from kg_builder.patients.readers import read_patient_file
 
 FIXTURES = sorted(p for folder in ("invalid", "warnings") for p in (EXAMPLES_DIR / folder).iterdir()
                   if not p.name.endswith(".expected.json"))  # fmt: skip
@@ -109,7 +109,7 @@ def test_json_output_has_the_same_findings(capsys: pytest.CaptureFixture[str]) -
 
 
 def test_readme_json_record_validates(tmp_path: Path) -> None:
-    from kg_builder.paths import REPO_README
+    REPO_README = Path(__file__).resolve().parents[1] / "README.md"
 
     [block] = re.findall(r"```json\n(.*?)```", REPO_README.read_text(), flags=re.S)
     path = tmp_path / "readme.json"
@@ -119,7 +119,7 @@ def test_readme_json_record_validates(tmp_path: Path) -> None:
 
 
 def test_readme_first_command_runs() -> None:
-    from kg_builder.paths import REPO_README
+    REPO_README = Path(__file__).resolve().parents[1] / "README.md"
 
     first = re.search(r"```bash\n(.*?)\n", REPO_README.read_text())
     assert first is not None

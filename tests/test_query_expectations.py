@@ -7,10 +7,10 @@ import json
 import pytest
 from query_expectations import CASES, EXPECTED_DIR, answers
 
-from kg_builder.decide import local
+from kg_builder.decisions.decide import local
+from kg_builder.decisions.engines import ENGINES, query_text
+from kg_builder.knowledge.tables import Tables
 from kg_builder.paths import QUERIES_DIR
-from kg_builder.store import ENGINES, query_text
-from kg_builder.tables import Tables
 
 
 @pytest.mark.parametrize("engine", ["rdflib", "oxigraph"])
@@ -23,7 +23,8 @@ def test_queries_give_the_stored_answers(case: str, engine: str) -> None:
 def test_the_fixtures_exercise_every_decision_query() -> None:
     used = {key.split()[0] for case in CASES for key in json.loads((EXPECTED_DIR / f"{case}.json").read_text())}
     release_queries = {"table5-mutations", "table4-options", "graded-statements", "grade-disagreements"}
-    knowledge_only = {"statement-details", "options"}  # no patient input: checked against the tables below
+    # no patient input: checked against the tables below
+    knowledge_only = {"statement-details", "options", "thresholds"}
     cohort = {path.stem for path in QUERIES_DIR.glob("cohort-*.rq")}  # over a cohort store: tests/test_cohort.py
     assert used == {path.stem for path in QUERIES_DIR.glob("*.rq")} - release_queries - knowledge_only - cohort
 
@@ -49,3 +50,11 @@ def test_options_list_every_curated_option_of_every_row_on_both_engines(tables: 
             (local(row["row"]), int(str(row["rank"])), local(row["option"]), local(row["therapy"])) for row in rows
         }
         assert found == curated, engine
+
+
+def test_thresholds_are_the_curated_thresholds_on_both_engines(tables: Tables) -> None:
+    """thresholds.rq, which reason texts read (decide.thresholds), gives thresholds.tsv's values."""
+    curated = {row["threshold"]: (float(row["value"]), row["unit"]) for row in tables["thresholds"]}
+    for engine in ("rdflib", "oxigraph"):
+        rows = ENGINES[engine]({}).select(query_text("thresholds"), {})
+        assert {local(row["threshold"]): (float(str(row["value"])), row["unit"]) for row in rows} == curated, engine

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from rdflib import Graph, URIRef
 from rdflib.namespace import PROV
 
 import kg_builder
-from kg_builder.cli import main
+from kg_builder.commands.cli import main
+from kg_builder.commands.query import run_query
 from kg_builder.paths import EXAMPLES_DIR, QUERIES_DIR
-from kg_builder.queries import run_query
 
 CASE = EXAMPLES_DIR / "cases" / "row2-low-level-ul97.json"
 RELEASE_QUERIES = ["table5-mutations", "table4-options", "graded-statements", "grade-disagreements"]
@@ -105,7 +106,7 @@ def test_query_command_formats(capsys: pytest.CaptureFixture[str]) -> None:
 def test_readme_python_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
     import re
 
-    from kg_builder.paths import REPO_README
+    REPO_README = Path(__file__).resolve().parents[1] / "README.md"
 
     [block] = re.findall(r"```python\n(.*?)```", REPO_README.read_text(), flags=re.S)
     exec(compile(block, "README.md", "exec"), {})

@@ -13,8 +13,8 @@ from rdflib.compare import isomorphic
 from rdflib.namespace import OWL, XSD
 
 from kg_builder import __version__
+from kg_builder.knowledge.release import FORMATS
 from kg_builder.paths import RELEASE_DIR
-from kg_builder.release import FORMATS
 
 SYNTAX = {"cmv-rr.ttl": "turtle", "cmv-rr.nt": "nt", "cmv-rr.owl": "xml", "cmv-rr.jsonld": "json-ld"}
 ONTOLOGY = URIRef("https://w3id.org/cmv-rr/cmv-rr")
@@ -33,7 +33,7 @@ def test_rebuild_is_byte_identical_whatever_the_hash_seed(release_dir: Path, tmp
         out = tmp_path / seed
         env = {**os.environ, "PYTHONHASHSEED": seed}
         subprocess.run(
-            [sys.executable, "-m", "kg_builder.cli", "build", "--out", str(out)],
+            [sys.executable, "-m", "kg_builder", "build", "--out", str(out)],
             check=True,
             env=env,
             capture_output=True,
@@ -58,7 +58,7 @@ def test_release_metadata(release: Graph) -> None:
 
 
 def test_every_literal_is_typed_or_language_tagged(release: Graph) -> None:
-    """DESIGN.md, Identifiers: stores disagree about plain versus typed strings."""
+    """docs/architecture.md, Identifiers: stores disagree about plain versus typed strings."""
     untyped = [(s, p, o) for s, p, o in release if isinstance(o, Literal) and o.datatype is None and o.language is None]
     assert not untyped[:5], f"{len(untyped)} plain literals, e.g. {untyped[:5]}"
 
@@ -93,7 +93,7 @@ def test_drug_mappings_of_design_md(release: Graph, drug: str, chebi: str, drugb
 def test_carries_resistance_to_is_its_property_chain_materialised(release: Graph) -> None:
     """cmvrr:carriesResistanceTo = inverse(inGene) o confersResistanceTo (Table 5), stated as an
     OWL property chain and materialised, so that SPARQL needs no reasoner."""
-    from kg_builder.namespaces import CMVRR
+    from kg_builder.terms import CMVRR
 
     chained = {
         (gene, drug)

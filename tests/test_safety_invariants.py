@@ -1,4 +1,4 @@
-"""Clinical safety (DESIGN.md, Safety rules) as invariants over thousands of generated patients.
+"""Clinical safety (docs/architecture.md, Safety rules) as invariants over thousands of generated patients.
 
 The oracle is independent of the SPARQL: it reads Table 5 straight from the curated table.
 """
@@ -12,9 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rdflib import Graph
 
-from kg_builder.decide import Recommendation, recommend_graph
-from kg_builder.patient import DISEASE_SITES, _add_record
-from kg_builder.tables import RESISTANCE_DRUGS, load_tables
+from kg_builder.decisions.decide import recommend_graph
+from kg_builder.decisions.model import Recommendation
+from kg_builder.knowledge.tables import RESISTANCE_DRUGS, load_tables
+from kg_builder.patients.record import DISEASE_SITES
+from kg_builder.patients.record import add_record as _add_record
 
 TABLE5 = {row["mutation"]: row for row in load_tables()["mutations"]}
 DRUG_COLUMN = {drug: drug for drug in RESISTANCE_DRUGS} | {"valganciclovir": "ganciclovir"}

@@ -1,5 +1,5 @@
 """cmvrr serve: every packaged query over HTTP equals the in-process answer, and updates are
-refused; cmvrr push uploads the release to a Graph Store Protocol endpoint (issue 5)."""
+refused; cmvrr push uploads the release to a Graph Store Protocol endpoint."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from portability import PATIENT_FILE, canonical, http_rows, in_process, values_clause
 
-from kg_builder.cli import main
+from kg_builder.commands.cli import main
+from kg_builder.decisions.engines import query_text
 from kg_builder.paths import QUERIES_DIR
-from kg_builder.store import query_text
 
 if shutil.which("oxigraph") is None:
     if os.environ.get("CI"):
@@ -50,7 +50,7 @@ def wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
 def endpoint() -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "kg_builder.cli", "serve", "--port", str(port), "--patients", str(PATIENT_FILE)],
+        [sys.executable, "-m", "kg_builder", "serve", "--port", str(port), "--patients", str(PATIENT_FILE)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
@@ -109,7 +109,7 @@ def test_push_to_nowhere_says_so(capsys: pytest.CaptureFixture[str]) -> None:
 def test_stopping_serve_stops_the_server() -> None:
     """SIGTERM to cmvrr serve must not leave the oxigraph server behind on the port."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "kg_builder.cli", "serve", "--port", str(port)],
+    process = subprocess.Popen([sys.executable, "-m", "kg_builder", "serve", "--port", str(port)],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
     url = f"http://127.0.0.1:{port}/query?query=" + urllib.parse.quote("ASK {}")
     wait_for(url, process)

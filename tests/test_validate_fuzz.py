@@ -1,4 +1,4 @@
-"""Property-based: malformed JSON and RDF never crash cmvrr validate (issue 3, Done when).
+"""Property-based: malformed JSON and RDF never crash cmvrr validate.
 
 Whatever is thrown at it, validate returns 1 (does not conform) or 2 (cannot parse) with a
 message on stdout or stderr, and never a traceback.
@@ -18,10 +18,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kg_builder.cli import main
+from kg_builder.commands.cli import main
+from kg_builder.commands.synth import synthetic_patients
 from kg_builder.paths import EXAMPLES_DIR
-from kg_builder.patient import _schema_validator, schema_errors
-from kg_builder.synth import synthetic_patients
+from kg_builder.patients.record import schema_errors
+from kg_builder.patients.record import schema_validator as _schema_validator
 
 BASE = json.loads((EXAMPLES_DIR / "valid" / "ul97-low-level.json").read_text())
 

@@ -20,7 +20,7 @@ from rdflib import BNode, Graph, URIRef
 from rdflib.namespace import RDF
 from rdflib.term import Node
 
-from .namespaces import CMVRR
+from ..terms import CMVRR
 
 CHUNK_SIZE = 250  # patients per store: large enough to share the fixed cost of a query run
 
@@ -96,3 +96,6 @@ def isolated_chunks(graphs: Sequence[Graph], size: int = CHUNK_SIZE) -> list[lis
     if current.members:
         chunks.append(current.members)
     return chunks
+
+
+__all__ = ["CHUNK_SIZE", "isolated_chunks", "owner", "patients_of"]

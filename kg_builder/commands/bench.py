@@ -16,13 +16,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..checks.validate import validate_input
+from ..decisions.decide import recommend_graph
+from ..knowledge.release import write_release
+from ..paths import EXAMPLES_DIR
+from ..patients.readers import read_patient_text
 from .batch import run_batch
-from .decide import recommend_graph
-from .paths import EXAMPLES_DIR
-from .patient import read_patient_text
-from .release import write_release
 from .synth import synthetic_patients
-from .validate import validate_input
 
 EXAMPLE = EXAMPLES_DIR / "cases" / "mixed-ul97-ul54.json"
 
@@ -52,12 +52,12 @@ def _cold(arguments: Sequence[str], repeat: int = 3) -> float:
     times = []
     for _ in range(repeat):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "kg_builder.cli", *arguments], check=True, capture_output=True)
+        subprocess.run([sys.executable, "-m", "kg_builder", *arguments], check=True, capture_output=True)
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 
 
-def run_bench(sizes: Sequence[int] = (1000, 10000), repeat: int = 7, baseline_sample: int = 10) -> dict[str, Any]:
+def run_bench(sizes: Sequence[int] = (1000, 10000), repeat: int = 7) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     baseline_ms = median_ms(_single("pyshacl", "rdflib"), max(3, repeat // 2))
     fast_ms = median_ms(_single("oxigraph", "oxigraph"), repeat)
@@ -112,3 +112,11 @@ def bench_text(result: dict[str, Any]) -> str:
     lines.append("baseline: pyshacl + rdflib in memory, same shapes, queries and patients; batch baselines are the "
                  "measured single-patient cost times the batch size, one process.")  # fmt: skip
     return "\n".join(lines)
+
+
+__all__ = [
+    "EXAMPLE",
+    "bench_text",
+    "median_ms",
+    "run_bench",
+]

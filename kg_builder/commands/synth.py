@@ -12,8 +12,8 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-from .patient import DISEASE_SITES, DONORS
-from .tables import load_tables
+from ..knowledge.tables import load_tables
+from ..patients.record import DISEASE_SITES, DONORS
 
 _START = datetime.date(2025, 1, 1)
 _ASSAYS = ["Roche cobas CMV, hospital lab", "Abbott RealTime CMV, reference lab"]
@@ -71,3 +71,8 @@ def _patient(rng: random.Random, number: int, mutations: list[dict[str, str]]) -
             "mutations": [f"{row['gene']}:{row['ref']}{row['position']}{row['alt']}" for row in detected],
         }]  # fmt: skip
     return record
+
+
+__all__ = [
+    "synthetic_patients",
+]

@@ -19,11 +19,15 @@ from typing import Any
 import pyoxigraph
 from rdflib import Graph, URIRef
 
-from .batch import Progress, WorkItem, chunked, warm_worker, work_items
-from .chunks import CHUNK_SIZE, patients_of
-from .errors import CmvrrError
-from .patient import patient_name
-from .store import load_knowledge, patient_graph_iri, with_day_numbers
+from ..checks.chunks import CHUNK_SIZE, patients_of
+from ..decisions.engines import with_day_numbers
+from ..errors import CmvrrError
+from ..knowledge.graph import load_knowledge
+from ..patients.readers import WorkItem, work_items
+from ..pipeline import evaluate_chunk
+from ..report import recommendations_graph
+from ..terms import patient_graph_iri, patient_name
+from .batch import Progress, chunked, warm_worker
 
 
 def _quads(graph: Graph, name: str) -> str:
@@ -34,8 +38,6 @@ def _quads(graph: Graph, name: str) -> str:
 
 def _cohort_chunk(args: tuple[list[WorkItem], str]) -> tuple[Counter[str], str]:
     """Statuses and N-Quads (patient data and derived findings) for a chunk; never raises."""
-    from .batch import evaluate_chunk
-    from .report import recommendations_graph
 
     items, engine = args
     counts: Counter[str] = Counter()
@@ -79,3 +81,8 @@ def load_cohort(inputs: Sequence[Path], location: Path, jobs: int = 0) -> dict[s
     seconds = time.perf_counter() - started
     return {"store": str(location), "patients": sum(counts.values()), **dict(sorted(counts.items())),
             "quads": size, "seconds": round(seconds, 1)}  # fmt: skip
+
+
+__all__ = [
+    "load_cohort",
+]

@@ -22,11 +22,11 @@ import pyoxigraph
 from rdflib import URIRef
 from rdflib.namespace import RDF
 
-from .errors import CmvrrError
-from .namespaces import CMVRR
-from .patient import read_patient_file
-from .release import release_graph
-from .store import KNOWLEDGE_GRAPH, load_knowledge, patient_graph_iri, with_day_numbers
+from ..decisions.engines import with_day_numbers
+from ..errors import CmvrrError
+from ..knowledge.graph import load_knowledge, release_graph
+from ..patients.readers import read_patient_file
+from ..terms import CMVRR, KNOWLEDGE_GRAPH, patient_graph_iri
 
 
 def build_store(location: Path, patients: Sequence[Path] = ()) -> int:
@@ -91,3 +91,11 @@ def push(endpoint: str, graph: str | None) -> str:
         raise CmvrrError(f"{url}: the endpoint refused the upload: {error.code} {error.reason}") from error
     except (urllib.error.URLError, OSError) as error:
         raise CmvrrError(f"{url}: cannot reach the endpoint: {getattr(error, 'reason', error)}") from error
+
+
+__all__ = [
+    "build_store",
+    "push",
+    "serve",
+    "server_command",
+]

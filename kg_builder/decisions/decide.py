@@ -9,30 +9,31 @@ from __future__ import annotations
 import datetime
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
+from typing import cast
 
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF
 from rdflib.term import Node
 
-from .errors import CmvrrError
-from .namespaces import CMVRR
-from .patient import patient_name
-from .store import (
-    ENGINES,
-    Engine,
-    Row,
-    date_of_day,
-    day_number,
-    patient_graph_iri,
-    patient_ntriples,
-    query_text,
-    with_values,
+from ..errors import CmvrrError
+from ..terms import CMVRR, date_of_day, day_number, number_text, patient_graph_iri, patient_name
+from .engines import ENGINES, Engine, Row, patient_ntriples, query_text, with_values
+from .model import (
+    Advice,
+    Exclusion,
+    GenotypeTesting,
+    Measurement,
+    Option,
+    Recommendation,
+    RefractoryLabel,
+    RefractoryStatus,
+    Regimen,
+    Statement,
+    Susceptibility,
+    SusceptibilityStatus,
 )
-
-DRUGS = ("ganciclovir", "valganciclovir", "foscarnet", "cidofovir", "letermovir", "maribavir")
 
 
 def local(iri: str | None) -> str:
@@ -50,118 +51,6 @@ def _day_number(iso_date: str | None) -> int:
 
 def _number(text: str | None) -> float | None:
     return None if text is None else float(Decimal(text))
-
-
-@dataclass(frozen=True)
-class Statement:
-    """A graded statement of the guideline, as reports cite it."""
-
-    id: str
-    grade: str
-    polarity: str
-    text: str
-    section: str
-    references: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class Susceptibility:
-    status: str  # resistant | no-known-resistance | unknown
-    mutations: tuple[str, ...]
-    levels: tuple[str, ...]
-    sources: tuple[str, ...]
-    untested_genes: tuple[str, ...]
-    note: str
-
-
-@dataclass(frozen=True)
-class Measurement:
-    date: str | None
-    iu_per_ml: float | None
-    assay: str | None
-
-
-@dataclass(frozen=True)
-class RefractoryStatus:
-    status: str  # refractory | probable-refractory | neither | not-assessable
-    reason: str | None
-    course_drug: str | None
-    course_start: str | None
-    baseline: Measurement | None
-    follow_up: Measurement | None
-    ratio: float | None
-    failed_to_decline: bool
-    # The measurements' IRIs, for PROV links in Turtle output; input-specific, so not compared.
-    evidence_nodes: tuple[str, ...] = field(default=(), compare=False)
-
-
-@dataclass(frozen=True)
-class GenotypeTesting:
-    indicated: bool
-    reasons: tuple[str, ...]
-    done: bool = False  # a genotype test on or after the day the trigger was seen
-
-
-@dataclass(frozen=True)
-class Regimen:
-    id: str
-    min_mg_per_kg: float | None
-    max_mg_per_kg: float | None
-    dose_mg: float | None
-    interval_h: float | None
-
-
-@dataclass(frozen=True)
-class Option:
-    rank: int
-    row: int
-    row_rank: int
-    action: str
-    modality: str
-    therapy: str
-    regimen: Regimen | None
-    condition: str | None
-    grade: tuple[str, ...]
-    statements: tuple[str, ...]
-    references: tuple[int, ...]
-    reasons: tuple[str, ...]
-    wording: str
-    option: str  # the Table 4 option's key, e.g. table4-row-2-option-1
-
-
-@dataclass(frozen=True)
-class Exclusion:
-    therapy: str
-    regimen: str | None
-    row: int | None
-    reasons: tuple[str, ...]
-    sources: tuple[str, ...] = ()  # knowledge-graph keys the exclusion rests on
-
-
-@dataclass(frozen=True)
-class Advice:
-    statement: str
-    grade: str
-    polarity: str
-    text: str
-    condition: str
-    references: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class Recommendation:
-    """Everything the guideline says for one patient, each conclusion with its reasons."""
-
-    patient: str
-    susceptibility: dict[str, Susceptibility]
-    uncertain_mutations: tuple[dict[str, str | float | None], ...]
-    refractory: RefractoryStatus
-    genotype_testing: GenotypeTesting
-    table4_rows: tuple[int, ...]
-    options: tuple[Option, ...]
-    excluded: tuple[Exclusion, ...]
-    advice: tuple[Advice, ...]
-    warnings: tuple[str, ...] = field(default=())
 
 
 def prepare(
@@ -207,7 +96,7 @@ def recommend_graphs(
 
 
 @cache
-def _statements(engine_name: str) -> dict[str, Statement]:
+def graded_statements(engine_name: str) -> dict[str, Statement]:
     engine: Engine = ENGINES[engine_name]({})
     try:
         rows = engine.select(query_text("statement-details"), {})
@@ -230,7 +119,19 @@ def _statements(engine_name: str) -> dict[str, Statement]:
 
 
 @cache
-def _row_options(engine_name: str) -> dict[str, tuple[Row, ...]]:
+def thresholds(engine_name: str) -> dict[str, str]:
+    """The guideline's thresholds (FAQ6, Table 3) as reason texts show them: "1000 IU/mL"."""
+    engine: Engine = ENGINES[engine_name]({})
+    try:
+        rows = engine.select(query_text("thresholds"), {})
+    finally:
+        engine.close()
+    shown = {local(row["threshold"]): f"{number_text(str(row['value']))} {row['unit']}" for row in rows}
+    return {key: text.replace(" %", "%") for key, text in shown.items()}
+
+
+@cache
+def table4_option_lines(engine_name: str) -> dict[str, tuple[Row, ...]]:
     """Every Table 4 row's option lines (options.rq with ?row unbound): knowledge only, so once."""
     engine: Engine = ENGINES[engine_name]({})
     try:
@@ -276,7 +177,8 @@ def recommend_patients(
     """Run the decision queries for the patients of a prepared store, in dependency order: each
     query once for all of them, with the earlier answers it needs bound per patient.
     ``warnings(patient)``: what to report with each, by the patient's name in reports."""
-    statements = _statements(engine.name)
+    statements = graded_statements(engine.name)
+    limits = thresholds(engine.name)
     findings = _run(engine, "resistance-findings", patients)
     uncertain = {key: _uncertain(rows) for key, rows in _run(engine, "uncertain-mutations", patients).items()}
     genes = _run(engine, "drug-genes", patients)
@@ -292,7 +194,7 @@ def recommend_patients(
                       for key, status in refractory.items()}  # fmt: skip
     table4 = _run(engine, "table4-rows", patients, refractory_now)
     exclusions = _run(engine, "exclusions", patients)
-    row_options = _row_options(engine.name)
+    row_options = table4_option_lines(engine.name)
     options = {key: _options(table4[key], findings[key], exclusions[key], row_options, statements) for key in table4}
     high_dose = {
         key: {"highDoseGanciclovir": Literal(any(o.regimen is not None and o.regimen.id == "ganciclovir-high-dose"
@@ -312,7 +214,7 @@ def recommend_patients(
                 susceptibility=_susceptibility(statuses[key], genes[key], findings[key], uncertain[key]),
                 uncertain_mutations=uncertain[key],
                 refractory=refractory[key],
-                genotype_testing=_genotype_testing(testing[key], statements),
+                genotype_testing=_genotype_testing(testing[key], statements, limits),
                 table4_rows=tuple(int(str(row["rowNumber"])) for row in table4[key]),
                 options=chosen,
                 excluded=excluded + advised_exclusions,
@@ -352,12 +254,13 @@ def _susceptibility(
         if unclear and status != "resistant":
             note += f"; variants of uncertain significance in its genes: {', '.join(unclear)}"
         result[drug] = Susceptibility(
-            status=status,
+            status=cast(SusceptibilityStatus, status),
             mutations=tuple(sorted({str(r["label"]) for r in rows})),
             levels=tuple(sorted({f"{r['label']}: {r['level']}" for r in rows if r["level"]})),
             sources=tuple(sorted({f"Table 5 ({local(r['assertion'])}, {r['basis']})" for r in rows})),
             untested_genes=tuple(sorted(untested.get(drug, []))),
             note=note,
+            assertions=tuple(sorted({local(r["assertion"]) for r in rows})),
         )
     return result
 
@@ -387,7 +290,7 @@ def _refractory(rows: list[Row]) -> RefractoryStatus:
         return RefractoryStatus("not-assessable", "no-treatment-course", None, None, None, None, None, False)
     row = max(rows, key=lambda r: (int(str(r["startDay"])), str(r["course"])))
     return RefractoryStatus(
-        status=str(row["status"]),
+        status=cast(RefractoryLabel, str(row["status"])),
         reason=row["reason"],
         course_drug=local(row["drug"]),
         course_start=_date(row["startDay"]),
@@ -399,8 +302,9 @@ def _refractory(rows: list[Row]) -> RefractoryStatus:
     )
 
 
-def _genotype_testing(rows: list[Row], statements: dict[str, Statement]) -> GenotypeTesting:
+def _genotype_testing(rows: list[Row], statements: dict[str, Statement], limits: dict[str, str]) -> GenotypeTesting:
     [row] = rows
+    minimum, ul56_minimum = limits["genotype-testing-min-viral-load"], limits["ul56-testing-min-viral-load"]
     yes = {key for key, value in row.items() if value == "true"}
     reasons = []
     if "failedToDecline" in yes:
@@ -415,13 +319,13 @@ def _genotype_testing(rows: list[Row], statements: dict[str, Statement]) -> Geno
         load = _number(row["latestPlasmaLoad"]) or 0.0
         threshold = _cite(statements["faq6-genotype-threshold-1000"])
         side = "at or above" if met else "below"
-        reasons.append(f"latest plasma viral load {load:g} IU/mL is {side} 1000 IU/mL ({threshold})")
+        reasons.append(f"latest plasma viral load {load:g} IU/mL is {side} {minimum} ({threshold})")
     else:
-        reasons.append("no plasma viral load to judge whether genotyping is feasible (FAQ6 asks for 1000 IU/mL)")
+        reasons.append(f"no plasma viral load to judge whether genotyping is feasible (FAQ6 asks for {minimum})")
     if "consultId" in yes:
         reasons.append(_cite(statements["faq6-letermovir-low-level-id-consultation"]))
     if "letermovirBreakthrough" in yes and "ul56Feasible" not in yes:
-        reasons.append("UL56 letermovir resistance needs at least 100 IU/mL to be identified (Table 3)")
+        reasons.append(f"UL56 letermovir resistance needs at least {ul56_minimum} to be identified (Table 3)")
     if "cnsDisease" in yes:
         reasons.append(f"CNS disease: test the CSF or vitreous fluid ({_cite(statements['faq6-compartment-testing'])})")
     if row["lastGenotypeDay"] is not None:
@@ -539,3 +443,16 @@ def _advice(rows: list[Row], statements: dict[str, Statement]) -> tuple[tuple[Ad
         if row["excludes"]:
             excluded.append(Exclusion(local(row["excludes"]), None, None, (_cite(statement),), (statement.id,)))
     return tuple(advice), tuple(excluded)
+
+
+__all__ = [
+    "graded_statements",
+    "local",
+    "prepare",
+    "recommend_graph",
+    "recommend_graphs",
+    "recommend_patient",
+    "recommend_patients",
+    "table4_option_lines",
+    "thresholds",
+]

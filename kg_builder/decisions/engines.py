@@ -1,5 +1,5 @@
 """One store, two engines: the knowledge graph and each patient in named graphs, queried with
-the packaged SPARQL (DESIGN.md, Data flow). rdflib is the reference engine, pyoxigraph the fast
+the packaged SPARQL (docs/architecture.md, Data flow). rdflib is the reference engine, pyoxigraph the fast
 one; both must give the same answers. Inputs are bound (initBindings / substitutions), never
 pasted into query text."""
 
@@ -8,35 +8,23 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from decimal import Decimal, InvalidOperation, localcontext
 from functools import cache
 from typing import Protocol
 
 import pyoxigraph
 from rdflib import Dataset, Graph, Literal, URIRef
-from rdflib.namespace import XSD
 from rdflib.term import Node
 
-from .cache import cached_bytes
-from .errors import CmvrrError
-from .fastshacl import RENEW_AFTER_TRIPLES
-from .knowledge import knowledge_graph
-from .namespaces import CMVRR
-from .paths import CMV_MODULE, CORE_MODULE, query_path
-from .rdfterms import integer
-from .release import parse_module
-from .tables import load_tables
+from ..checks.compiler import RENEW_AFTER_TRIPLES
+from ..errors import CmvrrError
+from ..knowledge.graph import knowledge, load_knowledge
+from ..paths import query_path
+from ..terms import CMVRR, KNOWLEDGE_GRAPH, NUMERIC_DATATYPES, canonical_lexical, day_number, integer
 
-KNOWLEDGE_GRAPH = URIRef("https://w3id.org/cmv-rr/graph/knowledge")
 Row = dict[str, str | None]
 Bindings = Mapping[str, Node]
 
 _DAY_OF = {CMVRR.measuredOn: CMVRR.day, CMVRR.startDate: CMVRR.startDay, CMVRR.endDate: CMVRR.endDay}
-_EPOCH = datetime.date(1970, 1, 1)
-
-
-def patient_graph_iri(patient: URIRef) -> URIRef:
-    return URIRef(f"{patient}/graph")
 
 
 def _day_numbers(graph: Graph) -> Iterator[tuple[Node, URIRef, Literal]]:
@@ -59,12 +47,6 @@ def patient_ntriples(graph: Graph, written: bytes | None = None) -> bytes:
     ``written``: the graph's N-Triples if they are at hand already."""
     extra = "".join(f"{node.n3()} {day.n3()} {number.n3()} .\n" for node, day, number in _day_numbers(graph))
     return (_ntriples(graph) if written is None else written) + extra.encode("utf-8")
-
-
-@cache
-def knowledge() -> Graph:
-    """Ontology modules and knowledge graph, as queries see them."""
-    return parse_module(CORE_MODULE) + parse_module(CMV_MODULE) + knowledge_graph(load_tables())
 
 
 @cache
@@ -106,32 +88,11 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
-_NUMERIC = {str(XSD.decimal), str(XSD.integer), str(XSD.double), str(XSD.float)}
-
-
-def _canonical(lexical: str, datatype: str | None) -> str:
-    """One spelling per number, whichever engine produced it (oxigraph writes 35, rdflib 35.0)."""
-    if datatype in _NUMERIC:
-        try:
-            number = Decimal(lexical)
-        except InvalidOperation:
-            return lexical
-        if not number.is_finite():
-            return lexical
-        # Engines differ in the precision of decimal division; nine places settle it. The
-        # precision must hold every digit left of the point too (an age of 1e19 broke it).
-        with localcontext() as context:
-            context.prec = max(28, number.adjusted() + 11)
-            text = format(number.quantize(Decimal("1e-9")).normalize(), "f")
-        return text if text != "-0" else "0"
-    return lexical
-
-
 def _lexical(node: object) -> str | None:
     if node is None:
         return None
     datatype = getattr(node, "datatype", None)
-    return _canonical(str(node), str(datatype) if datatype else None)
+    return canonical_lexical(str(node), str(datatype) if datatype else None)
 
 
 class RdflibEngine:
@@ -172,7 +133,7 @@ class OxigraphEngine:
         """``patients``: named graph IRI -> the patient's N-Triples (patient_ntriples)."""
         self._ox = pyoxigraph
         self.store = _shared_oxigraph_store()
-        if _LOADED[0] >= RENEW_AFTER_TRIPLES:  # see fastshacl.RENEW_AFTER_TRIPLES: keep the cost flat
+        if _LOADED[0] >= RENEW_AFTER_TRIPLES:  # see checks.compiler.RENEW_AFTER_TRIPLES: keep the cost flat
             _shared_oxigraph_store.cache_clear()
             self.store = _shared_oxigraph_store()
             _LOADED[0] = 0
@@ -192,7 +153,7 @@ class OxigraphEngine:
         if not isinstance(solutions, self._ox.QuerySolutions):
             raise TypeError("packaged decision queries are SELECT queries")
         names = [variable.value for variable in solutions.variables]
-        return [dict(zip(names, map(_ox_lexical, solution), strict=True)) for solution in solutions]
+        return [dict(zip(names, map(ox_lexical, solution), strict=True)) for solution in solutions]
 
     def _term(self, node: Node) -> object:
         if isinstance(node, URIRef):
@@ -216,38 +177,32 @@ def _shared_oxigraph_store() -> pyoxigraph.Store:
     return store
 
 
-def _ox_lexical(term: object) -> str | None:
+def ox_lexical(term: object) -> str | None:
     if term is None:
         return None
     if isinstance(term, pyoxigraph.Literal):
         datatype = term.datatype.value
-        return _canonical(term.value, datatype) if datatype in _NUMERIC else term.value
+        return canonical_lexical(term.value, datatype) if datatype in NUMERIC_DATATYPES else term.value
     return str(term.value)  # type: ignore[attr-defined]
-
-
-@cache
-def _knowledge_ntriples() -> bytes:
-    return cached_bytes("knowledge", lambda: knowledge().serialize(format="nt", encoding="utf-8"))
 
 
 def _ntriples(graph: Graph) -> bytes:
     return graph.serialize(format="nt", encoding="utf-8")
 
 
-def load_knowledge(store: pyoxigraph.Store) -> None:
-    """The knowledge graph into an Oxigraph store: named for the decision queries, and also the
-    default graph, so that queries written for the release file run unchanged."""
-    for graph_name in (pyoxigraph.NamedNode(KNOWLEDGE_GRAPH), pyoxigraph.DefaultGraph()):
-        store.bulk_load(_knowledge_ntriples(), format=pyoxigraph.RdfFormat.N_TRIPLES, to_graph=graph_name)
-
-
-def day_number(day: datetime.date) -> int:
-    """Days since 1970-01-01: SPARQL 1.1 cannot subtract dates, so patient graphs carry these."""
-    return (day - _EPOCH).days
-
-
-def date_of_day(number: int) -> datetime.date:
-    return _EPOCH + datetime.timedelta(days=number)
-
-
 ENGINES: dict[str, type[RdflibEngine] | type[OxigraphEngine]] = {"rdflib": RdflibEngine, "oxigraph": OxigraphEngine}
+
+
+__all__ = [
+    "ENGINES",
+    "Bindings",
+    "Engine",
+    "OxigraphEngine",
+    "RdflibEngine",
+    "Row",
+    "ox_lexical",
+    "patient_ntriples",
+    "query_text",
+    "with_day_numbers",
+    "with_values",
+]

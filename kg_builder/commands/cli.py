@@ -7,10 +7,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
-from .errors import CmvrrError
-from .paths import QUERIES_DIR
-from .release import FORMATS, write_release
+from ..errors import CmvrrError
+from ..knowledge.release import FORMATS, write_release
+from ..paths import QUERIES_DIR
+from ..version import __version__
 
 _CMVRR = "https://w3id.org/cmv-rr/"
 
@@ -249,8 +249,9 @@ def _build(out: Path, report_format: str) -> int:
 
 
 def _validate(files: list[Path], report_format: str, reference_path: Path | None, validator: str = "oxigraph") -> int:
-    from .report import validation_json, validation_text
-    from .validate import read_fasta, validate_files
+    from ..checks.reference import read_fasta
+    from ..checks.validate import validate_files
+    from ..report import validation_json, validation_text
 
     reference = read_fasta(reference_path) if reference_path else None
     reports = validate_files(files, reference, validator)
@@ -259,8 +260,8 @@ def _validate(files: list[Path], report_format: str, reference_path: Path | None
 
 
 def _recommend(path: Path, output: str, engine: str, validator: str = "oxigraph") -> int:
-    from .api import PatientDoesNotConform, recommend
-    from .report import (
+    from ..api import PatientDoesNotConform, recommend
+    from ..report import (
         recommendations_json,
         recommendations_text,
         recommendations_turtle,
@@ -323,8 +324,8 @@ def _synth(count: int, out: Path, seed: int) -> int:
 
 
 def _query(name: str, patient_path: Path | None, output: str, engine_name: str, store: Path | None = None) -> int:
-    from .patient import read_patient_file
-    from .queries import run_query, run_store_query
+    from ..patients.readers import read_patient_file
+    from .query import run_query, run_store_query
 
     if store is not None:
         columns, rows = run_store_query(name, store)
@@ -363,5 +364,4 @@ def _short(value: str | None) -> str:
     return "cmvrr:" + value[len(_CMVRR) :] if value.startswith(_CMVRR) else value
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+__all__ = ["main"]

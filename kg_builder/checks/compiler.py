@@ -16,14 +16,24 @@ from rdflib.collection import Collection
 from rdflib.namespace import RDF, SH, XSD
 from rdflib.term import Node
 
-from .errors import CmvrrError
+from ..errors import CmvrrError
+from ..terms import canonical_lexical, number_text
 
 _CAST = {XSD.date: "xsd:date", XSD.decimal: "xsd:decimal", XSD.integer: "xsd:integer", XSD.boolean: "xsd:boolean"}
 _COMPARISON = {SH.minInclusive: ">=", SH.maxInclusive: "<=", SH.minExclusive: ">", SH.maxExclusive: "<"}
-_KNOWN = {
-    SH.path, SH.minCount, SH.maxCount, SH.datatype, SH["class"], SH.minInclusive, SH.maxInclusive,
-    SH.minExclusive, SH.maxExclusive, SH.pattern, SH["in"], SH.lessThanOrEquals, SH.message, RDF.type,
-}  # fmt: skip
+# What the compiler does with each SHACL parameter (after pySHACL's registry of constraint
+# parameters, pyshacl/constraints/__init__.py): on a property shape, COMPILED parameters become
+# checks; DESCRIPTIVE ones change no result. On a node shape, NODE_SHAPE parameters are read.
+# Every other sh: parameter, at either level, is refused with its name: never skipped.
+COMPILED = frozenset({
+    SH.minCount, SH.maxCount, SH.datatype, SH["class"], SH.minInclusive, SH.maxInclusive,
+    SH.minExclusive, SH.maxExclusive, SH.pattern, SH["in"], SH.lessThanOrEquals,
+})  # fmt: skip
+DESCRIPTIVE = frozenset({SH.path, SH.message, SH.name, SH.description, SH.order, SH.group})
+NODE_SHAPE = frozenset({SH.targetClass, SH.targetObjectsOf, SH.property, SH.sparql, SH.severity, SH.message,
+                        SH.name, SH.description})  # fmt: skip
+SPARQL_CONSTRAINT = frozenset({SH.select, SH.message, SH.prefixes})
+TARGETS = frozenset({SH.targetClass, SH.targetNode, SH.targetObjectsOf, SH.targetSubjectsOf, SH.target})
 _PREFIXES = (
     "PREFIX rdf: <http://www.w3.org/1999/02/22-rdf-syntax-ns#>\n"
     "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
@@ -57,13 +67,47 @@ def _path(graph: Graph, path: Node) -> str:
 def _targets(graph: Graph, shape: Node) -> list[str]:
     patterns = [f"?this rdf:type/rdfs:subClassOf* {_n3(cls)} ." for cls in graph.objects(shape, SH.targetClass)]
     patterns += [f"?targetSubject {_n3(p)} ?this ." for p in graph.objects(shape, SH.targetObjectsOf)]
-    for unsupported in (SH.targetNode, SH.targetSubjectsOf, SH.target):
-        if (shape, unsupported, None) in graph:
-            raise CmvrrError(f"fast validator: unsupported target {unsupported} on {shape}")
     return patterns
 
 
+def _shacl_parameters(shapes: Graph, node: Node) -> set[URIRef]:
+    return {p for p in shapes.predicates(node) if isinstance(p, URIRef) and p.startswith(str(SH))}
+
+
+def refusals(shapes: Graph) -> list[str]:
+    """Why the compiler cannot take these shapes: one line per form it does not compile."""
+    found = []
+    node_shapes = set(shapes.subjects(RDF.type, SH.NodeShape))
+    for shape in sorted(set(shapes.subjects(RDF.type, SH.PropertyShape)), key=str):
+        if any(shapes.triples((shape, target, None)) for target in TARGETS):
+            found.append(f"top-level sh:PropertyShape (a property shape with targets) on {shape}")
+    with_targets = {s for target in TARGETS for s in shapes.subjects(target, None)}
+    for shape in sorted(with_targets - node_shapes - set(shapes.subjects(RDF.type, SH.PropertyShape)), key=str):
+        found.append(f"shape without rdf:type sh:NodeShape that has targets on {shape}")
+    for shape in sorted(node_shapes, key=str):
+        for parameter in sorted(_shacl_parameters(shapes, shape) - NODE_SHAPE):
+            found.append(f"{_curie(parameter)} on node shape {shape}")
+        for prop in shapes.objects(shape, SH.property):
+            for parameter in sorted(_shacl_parameters(shapes, prop) - COMPILED - DESCRIPTIVE):
+                found.append(f"{_curie(parameter)} on property shape {prop} of {shape}")
+            if shapes.value(prop, SH.path) is None:
+                found.append(f"property shape without sh:path ({prop}) of {shape}")
+        for constraint in shapes.objects(shape, SH.sparql):
+            for parameter in sorted(_shacl_parameters(shapes, constraint) - SPARQL_CONSTRAINT):
+                found.append(f"{_curie(parameter)} on SPARQL constraint {constraint} of {shape}")
+    return found
+
+
+def _curie(iri: URIRef) -> str:
+    return "sh:" + iri.removeprefix(str(SH))
+
+
 def compile_shapes(shapes: Graph) -> list[Check]:
+    """Every shape's checks as SPARQL; shapes with any form the compiler does not compile are
+    refused as a whole (CmvrrError naming each form), never compiled in part."""
+    refused = refusals(shapes)
+    if refused:
+        raise CmvrrError("fast validator: unsupported SHACL: " + "; ".join(refused))
     checks: list[Check] = []
     for shape in sorted(set(shapes.subjects(RDF.type, SH.NodeShape)), key=str):
         severity = shapes.value(shape, SH.severity) or SH.Violation
@@ -81,9 +125,6 @@ def _message(shapes: Graph, node: Node) -> str:
 
 
 def _property_checks(shapes: Graph, prop: Node, target: str, severity: URIRef) -> Iterator[Check]:
-    unknown = {p for p, _ in shapes.predicate_objects(prop)} - _KNOWN
-    if unknown:
-        raise CmvrrError(f"fast validator: unsupported constraint(s) {sorted(map(str, unknown))}")
     path_node = shapes.value(prop, SH.path)
     if path_node is None:
         raise CmvrrError(f"fast validator: a property shape without sh:path ({prop})")
@@ -200,18 +241,28 @@ class FastValidator:
 
 def _shown(term: object) -> str | None:
     """A term as pyshacl writes it into messages: decimals in XSD canonical form (600.0)."""
-    from .rdfterms import decimal
-
     datatype = getattr(term, "datatype", None)
     if datatype is not None and datatype.value == str(XSD.decimal):
-        return str(decimal(str(term.value)))  # type: ignore[attr-defined]
+        return number_text(str(term.value), "xsd")  # type: ignore[attr-defined]
     return _text(term)
 
 
 def _text(term: object) -> str | None:
-    from .store import _canonical
-
     if term is None:
         return None
     datatype = getattr(term, "datatype", None)
-    return _canonical(str(term.value), datatype.value if datatype is not None else None)  # type: ignore[attr-defined]
+    return canonical_lexical(str(term.value), datatype.value if datatype is not None else None)  # type: ignore[attr-defined]
+
+
+__all__ = [
+    "COMPILED",
+    "DESCRIPTIVE",
+    "NODE_SHAPE",
+    "RENEW_AFTER_TRIPLES",
+    "SPARQL_CONSTRAINT",
+    "Check",
+    "FastValidator",
+    "compile_shapes",
+    "refusals",
+    "render",
+]

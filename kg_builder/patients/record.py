@@ -1,4 +1,4 @@
-"""Patient input (Turtle or any RDF syntax, or the JSON record) -> one patient-instance graph.
+"""The JSON patient record -> a patient-instance graph.
 
 JSON records are first checked against the shipped JSON Schema for structure; ranges and
 clinical consistency are left to the SHACL shapes, so Turtle and JSON input meet the same rules.
@@ -7,10 +7,9 @@ clinical consistency are left to the SHACL shapes, so Turtle and JSON input meet
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from functools import cache, cached_property
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -19,31 +18,10 @@ import jsonschema
 from rdflib import Graph, URIRef
 from rdflib.namespace import RDF, RDFS
 
-from .errors import CmvrrError
-from .mutations import MutationName, MutationSyntaxError, parse_mutation
-from .namespaces import CMVRR
-from .rdfterms import boolean, date, decimal, integer, string
+from ..terms import CMVRR, boolean, date, decimal, integer, patient_iri, patient_name, string
+from .mutations import MUTATION_CLASS, MutationName, MutationSyntaxError, parse_mutation
 
-PATIENT_BASE = "https://w3id.org/cmv-rr/patient/"
 SCHEMA_PATH = Path(__file__).with_name("patient.schema.json")
-RDF_SYNTAX = {
-    ".ttl": "turtle",
-    ".nt": "nt",
-    ".n3": "n3",
-    ".jsonld": "json-ld",
-    ".rdf": "xml",
-    ".owl": "xml",
-    ".xml": "xml",
-}
-_KIND_CLASS = {
-    "substitution": CMVRR.AminoAcidSubstitution,
-    "stop-gain": CMVRR.StopGain,
-    "deletion": CMVRR.InframeDeletion,
-}
-
-
-class InputParseError(CmvrrError):
-    """A file that cannot be read as JSON or RDF at all (exit code 2)."""
 
 
 @dataclass(frozen=True)
@@ -53,20 +31,6 @@ class InputProblem:
     patient: str
     path: str
     message: str
-
-
-@dataclass
-class PatientInput:
-    """What one input file yields: its graph and any structural problems."""
-
-    source: Path
-    graph: Graph
-    problems: list[InputProblem] = field(default_factory=list)
-
-    @cached_property
-    def ntriples(self) -> bytes:
-        """The graph as N-Triples, written once for validation and decisions alike."""
-        return self.graph.serialize(format="nt", encoding="utf-8")
 
 
 def _schema_enum(*path: str) -> tuple[str, ...]:
@@ -81,22 +45,8 @@ DISEASE_SITES = _schema_enum("properties", "disease_sites", "items")
 DONORS = _schema_enum("properties", "transplant", "properties", "donor")
 
 
-def patient_iri(patient_id: str) -> URIRef:
-    return URIRef(f"{PATIENT_BASE}{patient_id}")
-
-
-def patient_name(iri: str) -> str:
-    """What reports call a patient: its record's id, or the whole IRI of one not under PATIENT_BASE."""
-    return iri.removeprefix(PATIENT_BASE)
-
-
-def named_patient(name: str) -> URIRef:
-    """patient_name's inverse: a record's id never holds ':' (patient.schema.json), an IRI does."""
-    return URIRef(name) if ":" in name else patient_iri(name)
-
-
 @cache
-def _schema_validator() -> jsonschema.Draft202012Validator:
+def schema_validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
 
 
@@ -115,62 +65,11 @@ def schema_errors(record: Any) -> list[jsonschema.ValidationError]:
         _schema_accepts()(record)
         return []
     except fastjsonschema.JsonSchemaException:
-        return sorted(_schema_validator().iter_errors(record), key=lambda e: list(e.absolute_path))
+        return sorted(schema_validator().iter_errors(record), key=lambda e: list(e.absolute_path))
 
 
-def read_patient_file(path: Path) -> PatientInput:
-    """Read one file; JSON by its .json suffix (or content), RDF otherwise."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputParseError(f"{path}: cannot read: {error}") from error
-    if path.suffix.lower() in (".json", ".jsonl") or (
-        path.suffix.lower() not in RDF_SYNTAX and text.lstrip()[:1] in "{["
-    ):
-        return _read_json(path, text)
-    return _read_rdf(path, text)
-
-
-def read_patient_text(text: str, source: Path) -> PatientInput:
-    """Like read_patient_file, for text already in memory (a JSON-lines line, a named graph)."""
-    if source.suffix.lower() in (".json", ".jsonl"):
-        return _read_json(source, text)
-    return _read_rdf(source, text)
-
-
-def _read_rdf(path: Path, text: str) -> PatientInput:
-    graph = Graph()
-    try:
-        graph.parse(data=text, format=RDF_SYNTAX.get(path.suffix.lower(), "turtle"), publicID=path.resolve().as_uri())
-    except Exception as error:  # rdflib's parsers raise many unrelated exception types
-        raise InputParseError(f"{path}: not valid RDF: {_first_line(error)}") from error
-    return PatientInput(path, graph)
-
-
-def _first_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
-
-
-def _finite_number(text: str) -> float:
-    number = float(text)
-    if not math.isfinite(number):
-        raise ValueError(f"{text} is too large to be a number")
-    return number
-
-
-def _not_json(constant: str) -> None:
-    raise ValueError(f"{constant} is not a JSON number")
-
-
-def _read_json(path: Path, text: str) -> PatientInput:
-    # Python reads NaN, Infinity and 1e999 (as inf) where RFC 8259 has no such numbers; refused
-    # here, they cannot reach the graph as values no shape can judge.
-    try:
-        data = json.loads(text, parse_float=_finite_number, parse_constant=_not_json)
-    except json.JSONDecodeError as error:
-        raise InputParseError(f"{path}:{error.lineno}:{error.colno}: not valid JSON: {error.msg}") from error
-    except ValueError as error:
-        raise InputParseError(f"{path}: not valid JSON: {error}") from error
+def records_graph(data: Any) -> tuple[Graph, list[InputProblem]]:
+    """One JSON record, or a list of them, as a patient graph and the structural problems found."""
     records = data if isinstance(data, list) else [data]
     graph, problems = Graph(store="SimpleMemory"), []  # no named graphs needed: the faster store
     for index, record in enumerate(records):
@@ -179,9 +78,9 @@ def _read_json(path: Path, text: str) -> PatientInput:
         if errors:
             problems += [InputProblem(str(label), _pointer(e.absolute_path), _schema_message(e)) for e in errors]
             continue
-        record_problems = list(_add_record(graph, record))
+        record_problems = list(add_record(graph, record))
         problems += record_problems
-    return PatientInput(path, graph, problems)
+    return graph, problems
 
 
 def _pointer(parts: Any) -> str:
@@ -201,7 +100,7 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
     return str(error.message)
 
 
-def _add_record(graph: Graph, record: Mapping[str, Any]) -> Iterator[InputProblem]:
+def add_record(graph: Graph, record: Mapping[str, Any]) -> Iterator[InputProblem]:
     patient_id = record["id"]
     patient = patient_iri(patient_id)
     add = graph.add
@@ -249,7 +148,7 @@ def _add_record(graph: Graph, record: Mapping[str, Any]) -> Iterator[InputProble
         if "assay" in load:
             add((node, CMVRR.assay, string(load["assay"])))
     for number, test in enumerate(record.get("genotype_tests", []), start=1):
-        yield from _add_genotype_test(graph, patient, URIRef(f"{patient}/genotype-test/{number}"), test, number)
+        yield from add_genotype_test(graph, patient, URIRef(f"{patient}/genotype-test/{number}"), test, number)
     if factors := record.get("host_factors"):
         node = URIRef(f"{patient}/host-factors")
         add((patient, CMVRR.hasHostFactors, node))
@@ -266,7 +165,7 @@ def _add_record(graph: Graph, record: Mapping[str, Any]) -> Iterator[InputProble
             add((node, CMVRR.steroidMgPerKgPerDay, decimal(factors["steroid_mg_per_kg_per_day"])))
 
 
-def _add_genotype_test(
+def add_genotype_test(
     graph: Graph, patient: URIRef, node: URIRef, test: Mapping[str, Any], number: int
 ) -> Iterator[InputProblem]:
     add = graph.add
@@ -300,7 +199,7 @@ def _add_genotype_test(
 def describe_mutation(graph: Graph, mutation: MutationName) -> URIRef:
     """The mutation's knowledge-graph IRI, with the facts the shapes check (gene, position, residues)."""
     node = CMVRR[mutation.local_name]
-    graph.add((node, RDF.type, _KIND_CLASS[mutation.kind]))
+    graph.add((node, RDF.type, MUTATION_CLASS[mutation.kind]))
     graph.add((node, CMVRR.inGene, CMVRR[mutation.gene]))
     graph.add((node, CMVRR.aminoAcidPosition, integer(mutation.position)))
     if mutation.kind == "deletion":
@@ -309,3 +208,17 @@ def describe_mutation(graph: Graph, mutation: MutationName) -> URIRef:
         graph.add((node, CMVRR.referenceResidue, string(mutation.ref)))
         graph.add((node, CMVRR.alternativeResidue, string(mutation.alt)))
     return node
+
+
+__all__ = [
+    "DISEASE_SITES",
+    "DONORS",
+    "SCHEMA_PATH",
+    "InputProblem",
+    "add_genotype_test",
+    "add_record",
+    "describe_mutation",
+    "records_graph",
+    "schema_errors",
+    "schema_validator",
+]

@@ -12,8 +12,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import CmvrrError
+from ..errors import CmvrrError
+from ..terms import CMVRR
 
+# The ontology class of each kind of mutation: one map for the knowledge graph (Table 5) and for
+# patient records alike.
+MUTATION_CLASS = {
+    "substitution": CMVRR.AminoAcidSubstitution,
+    "stop-gain": CMVRR.StopGain,
+    "deletion": CMVRR.InframeDeletion,
+}
 THREE_LETTER = {
     "ALA": "A", "ARG": "R", "ASN": "N", "ASP": "D", "CYS": "C", "GLN": "Q", "GLU": "E", "GLY": "G",
     "HIS": "H", "ILE": "I", "LEU": "L", "LYS": "K", "MET": "M", "PHE": "F", "PRO": "P", "SER": "S",
@@ -109,3 +117,13 @@ def _substitution(gene: str, ref: str, position: str, alt: str, original: str) -
     if int(position) < 1:
         raise MutationSyntaxError(f"mutation {original!r}: positions start at 1")
     return MutationName(gene, int(position), ref, alt)
+
+
+__all__ = [
+    "MUTATION_CLASS",
+    "ONE_LETTER",
+    "THREE_LETTER",
+    "MutationName",
+    "MutationSyntaxError",
+    "parse_mutation",
+]

@@ -8,10 +8,10 @@ from pathlib import Path
 from rdflib import Graph, URIRef
 from rdflib.namespace import RDF
 
-from .errors import CmvrrError
-from .namespaces import CMVRR
-from .paths import QUERIES_DIR, query_path
-from .store import ENGINES, Row, patient_graph_iri, patient_ntriples
+from ..decisions.engines import ENGINES, Row, ox_lexical, patient_ntriples
+from ..errors import CmvrrError
+from ..paths import QUERIES_DIR, query_path
+from ..terms import CMVRR, patient_graph_iri
 
 _PROJECTION = re.compile(r"\bSELECT\b(.*?)\bWHERE\b", re.S | re.I)
 
@@ -61,7 +61,6 @@ def run_store_query(name: str, location: Path) -> tuple[list[str], list[Row]]:
     """A query over an on-disk cohort store (cmvrr load-cohort), opened read-only."""
     import pyoxigraph
 
-    from .store import _ox_lexical
 
     if not location.is_dir():
         raise CmvrrError(f"{location}: no cohort store here (make one with cmvrr load-cohort)")
@@ -74,4 +73,11 @@ def run_store_query(name: str, location: Path) -> tuple[list[str], list[Row]]:
     if not isinstance(solutions, pyoxigraph.QuerySolutions):
         raise CmvrrError(f"query {name!r} is not a SELECT query")
     columns = [variable.value for variable in solutions.variables]
-    return columns, [{column: _ox_lexical(solution[column]) for column in columns} for solution in solutions]
+    return columns, [{column: ox_lexical(solution[column]) for column in columns} for solution in solutions]
+
+
+__all__ = [
+    "read_query",
+    "run_query",
+    "run_store_query",
+]

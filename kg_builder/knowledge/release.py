@@ -1,4 +1,4 @@
-"""The release: ontology modules + knowledge graph, merged and written in four syntaxes.
+"""The release written in four syntaxes: the one checked build of graph.py, as files.
 
 Byte-identical output from the same sources matters to users who diff releases and cache them,
 so blank nodes get content-derived labels and triples are inserted in sorted order (rdflib's
@@ -15,63 +15,21 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from rdflib import BNode, Graph, Literal, URIRef
-from rdflib.compare import to_canonical_graph
 
-from .errors import CmvrrError
-from .knowledge import knowledge_graph
-from .namespaces import CMV_ONTOLOGY, CORE_ONTOLOGY, OWL, PREFIXES, RDFS
-from .paths import CMV_MODULE, CORE_MODULE
-from .tables import check_mutations, load_tables
+from ..terms import PREFIXES
+from .graph import release_graph
 
 FORMATS = ("cmv-rr.ttl", "cmv-rr.nt", "cmv-rr.owl", "cmv-rr.jsonld")
-
-
-def parse_module(path: Path) -> Graph:
-    graph = Graph()
-    try:
-        graph.parse(path, format="turtle")
-    except Exception as error:  # rdflib raises several unrelated types for bad Turtle
-        raise CmvrrError(f"{path}: not valid Turtle: {error}") from error
-    return graph
-
-
-def release_graph() -> Graph:
-    """The whole release as one self-contained ontology (the core is merged, not imported)."""
-    tables = load_tables()
-    check_mutations(tables)
-    merged = parse_module(CORE_MODULE) + parse_module(CMV_MODULE) + knowledge_graph(tables)
-    # One file, one ontology: the core's header and the import of it give way to a note, so
-    # that tools which follow owl:imports (owlready2, Protege) need no network.
-    merged.remove((CORE_ONTOLOGY, None, None))
-    merged.remove((CMV_ONTOLOGY, OWL.imports, CORE_ONTOLOGY))
-    merged.add(
-        (
-            CMV_ONTOLOGY,
-            RDFS.comment,
-            Literal(
-                f"This release merges the guideline core module <{CORE_ONTOLOGY}> with the CMV module "
-                "and the knowledge graph.",
-                lang="en",
-            ),
-        )
-    )
-    return _canonical(merged)
-
-
-def _canonical(graph: Graph) -> Graph:
-    ordered = Graph()
-    for prefix, namespace in PREFIXES.items():
-        ordered.bind(prefix, namespace, replace=True)
-    for triple in sorted(to_canonical_graph(graph)):
-        ordered.add(triple)
-    return ordered
 
 
 def serialize(graph: Graph, name: str) -> bytes:
     """One release file's bytes, the same for the same graph whatever the hash seed.
 
     rdflib's RDF/XML and JSON-LD writers iterate over sets, so their order changes from run to
-    run: JSON-LD is re-sorted here and RDF/XML is written by a small flat writer.
+    run: JSON-LD is re-sorted here and RDF/XML is written by a small flat writer. pyoxigraph's
+    RDF/XML writer would give stable bytes too, but it writes xsd:string literals plain, and the
+    release promises a datatype on every literal (stores disagree about plain versus typed
+    strings; docs/architecture.md, Identifiers): so the flat writer stays.
     """
     if name.endswith(".ttl"):
         return graph.serialize(format="turtle", encoding="utf-8")
@@ -146,3 +104,6 @@ def write_release(out_dir: Path) -> list[Path]:
         for name in FORMATS:
             shutil.move(str(Path(staging) / name), out_dir / name)
     return [out_dir / name for name in FORMATS]
+
+
+__all__ = ["FORMATS", "serialize", "write_release"]

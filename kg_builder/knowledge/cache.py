@@ -2,8 +2,9 @@
 path loads N-Triples straight into Oxigraph instead of building the graph from the tables.
 
 The cache sits next to the release (ontology/release/.cache) where that is writable, else in the
-user's cache folder. Any change to a table, an ontology module, the builder code or the package
-version gives a new key, so a stale entry is never read. Caching is best effort: a read-only disk
+user's cache folder. The key covers every input of a cached build: the tables, the ontology
+modules, the shapes, all of the package's code and its version. Any change to one gives a new
+key, so a stale entry is never read. Caching is best effort: a read-only disk
 only means the graph is built each time.
 """
 
@@ -16,20 +17,21 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
-from .paths import CMV_MODULE, CORE_MODULE, RELEASE_DIR, TABLES_DIR
+from ..paths import CMV_MODULE, CORE_MODULE, PACKAGE_DIR, RELEASE_DIR, SHAPES_DIR, TABLES_DIR
+from ..version import __version__
 
-_PACKAGE = Path(__file__).resolve().parent
-_BUILDER_CODE = ("knowledge.py", "tables.py", "rdfterms.py", "mutations.py", "namespaces.py", "validate.py", "cache.py")
+
+def sources() -> list[Path]:
+    """Every file a cached build reads or runs: tables, modules, shapes and the package's code."""
+    code = sorted(path for path in PACKAGE_DIR.rglob("*.py") if "_data" not in path.parts)
+    return [*sorted(TABLES_DIR.glob("*.tsv")), CORE_MODULE, CMV_MODULE, *sorted(SHAPES_DIR.glob("*.ttl")), *code]
 
 
 @cache
 def sources_digest() -> str:
-    from . import __version__
-
     digest = hashlib.sha256(__version__.encode())
-    sources = [*sorted(TABLES_DIR.glob("*.tsv")), CORE_MODULE, CMV_MODULE, *(_PACKAGE / name for name in _BUILDER_CODE)]
-    for path in sources:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in sources():
+        digest.update(f"{path.parent.name}/{path.name}".encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 
@@ -57,3 +59,6 @@ def cached_bytes(name: str, build: Callable[[], bytes]) -> bytes:
     except OSError:
         pass  # read-only or full disk: the caller has the bytes all the same
     return data
+
+
+__all__ = ["cache_dir", "cached_bytes", "sources", "sources_digest"]

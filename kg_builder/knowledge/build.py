@@ -1,4 +1,4 @@
-"""Curated tables -> knowledge-graph individuals (the "build" arrow of DESIGN.md, Data flow).
+"""Curated tables -> knowledge-graph individuals (the "build" arrow of docs/architecture.md, Data flow).
 
 One function per table. Each fact gets its provenance: the section it is read from, the source
 wording, the references it cites and any repair of damaged source text.
@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterable
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.collection import Collection
 
-from .namespaces import (
+from ..patients.mutations import MUTATION_CLASS
+from ..terms import (
     CMVRR,
     DCTERMS,
     GUIDELINE_DOI,
@@ -21,12 +22,16 @@ from .namespaces import (
     RDFS,
     SKOS,
     XSD,
+    boolean,
     chebi,
+    decimal,
     drugbank,
+    en,
+    integer,
     ncbigene,
     refseq,
+    string,
 )
-from .rdfterms import boolean, decimal, en, integer, string
 from .tables import RESISTANCE_DRUGS, Row, Tables
 
 GUIDELINE = CMVRR["astct-2021-cmv-rr"]
@@ -38,11 +43,6 @@ _THERAPY_CLASS = {
     "growth-factor": CMVRR.GrowthFactor,
     "immunoglobulin": CMVRR.ImmunoglobulinTherapy,
     "cell-therapy": CMVRR.CellTherapy,
-}
-_MUTATION_CLASS = {
-    "substitution": CMVRR.AminoAcidSubstitution,
-    "stop-gain": CMVRR.StopGain,
-    "deletion": CMVRR.InframeDeletion,
 }
 _STATE_CLASS = {
     "refractory-cmv-infection": CMVRR.RefractoryCMVInfection,
@@ -194,7 +194,7 @@ def add_mutations(b: _Builder, tables: Tables) -> None:
     for row in tables["mutations"]:
         mutation = CMVRR[row["mutation"]]
         alt = row["alt"]
-        b.labelled(mutation, _MUTATION_CLASS[row["kind"]], f"{row['gene']} {row['ref']}{row['position']}{alt}")
+        b.labelled(mutation, MUTATION_CLASS[row["kind"]], f"{row['gene']} {row['ref']}{row['position']}{alt}")
         b.add(mutation, CMVRR.inGene, CMVRR[row["gene"]])
         b.add(mutation, CMVRR.aminoAcidPosition, integer(row["position"]))
         b.add(mutation, CMVRR.referenceResidue, string(row["ref"]))
@@ -404,3 +404,6 @@ def knowledge_graph(tables: Tables) -> Graph:
     for add in BUILDERS:
         add(builder, tables)
     return builder.graph
+
+
+__all__ = ["GUIDELINE", "VIRUS", "knowledge_graph", "section"]

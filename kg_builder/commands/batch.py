@@ -1,0 +1,161 @@
+"""Batch mode (cmvrr recommend --batch): many patients, both cores, one JSON line each.
+
+A bad patient does not stop the batch: its line records the problem and the rest go on. Output
+goes to a temporary file that replaces the target only when the batch is complete.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import multiprocessing
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any, TextIO
+
+from ..checks.chunks import CHUNK_SIZE
+from ..checks.validate import fast_validator
+from ..decisions.decide import graded_statements, table4_option_lines
+from ..patients.readers import WorkItem, work_items
+from ..pipeline import Lines, evaluate_chunk
+from ..report import recommendation_dict
+
+
+def process_chunk(items: Sequence[WorkItem], engine: str = "oxigraph") -> list[Lines]:
+    """Each item's JSON lines; never raises."""
+    return [
+        outcome.problems
+        or [{"source": item.source, "status": "ok", **recommendation_dict(r)} for r in outcome.recommendations]
+        for item, outcome in zip(items, evaluate_chunk(items, engine), strict=True)
+    ]
+
+
+_Task = tuple[list[WorkItem], str]
+_Result = tuple[str, Counter[str]]
+
+
+def _process_for_pool(args: _Task) -> _Result:
+    """A chunk's JSON lines as text, and how many of each status: written in the worker, so that
+    the parent only copies text (it shares the two cores with the workers)."""
+    lines = [line for item_lines in process_chunk(*args) for line in item_lines]
+    text = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+    return text, Counter(line["status"] for line in lines)
+
+
+class Progress:
+    """A one-line progress bar on stderr, only when stderr is a terminal."""
+
+    def __init__(self, stream: TextIO = sys.stderr) -> None:
+        self.stream, self.enabled, self.started = stream, stream.isatty(), time.perf_counter()
+        self.shown = 0.0
+
+    def update(self, done: int, problems: int) -> None:
+        now = time.perf_counter()
+        if self.enabled and now - self.shown >= 0.1:
+            self.shown = now
+            rate = done / max(now - self.started, 1e-9)
+            self.stream.write(f"\r{done:,} patients, {problems:,} with problems, {rate:,.0f}/s ")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+
+
+def run_batch(inputs: Sequence[Path], out: Path, jobs: int = 0, engine: str = "oxigraph") -> dict[str, Any]:
+    """Process every patient; write one JSON line each to ``out`` (a .jsonl file, or a folder)."""
+    target = out / "recommendations.jsonl" if out.suffix.lower() != ".jsonl" else out
+    target.parent.mkdir(parents=True, exist_ok=True)
+    jobs = jobs or min(2, os.cpu_count() or 1)
+    counts: Counter[str] = Counter()
+    progress, started = Progress(), time.perf_counter()
+    with tempfile.NamedTemporaryFile(
+        "w", dir=target.parent, prefix=".batch-", suffix=".jsonl", delete=False, encoding="utf-8"
+    ) as staging:
+        try:
+            chunks = ((chunk, engine) for chunk in chunked(work_items(inputs), CHUNK_SIZE))
+            if jobs == 1:
+                _warm()
+                _write_all(map(_process_for_pool, chunks), staging, counts, progress)
+            else:
+                window = _Window(4 * jobs)
+                with multiprocessing.get_context("fork").Pool(jobs, initializer=warm_worker) as pool:
+                    try:
+                        results = window.track(pool.imap(_process_for_pool, window.feed(chunks)))
+                        _write_all(results, staging, counts, progress)
+                    finally:
+                        window.stopped.set()
+        except BaseException:
+            Path(staging.name).unlink(missing_ok=True)
+            raise
+        finally:
+            progress.close()
+    os.replace(staging.name, target)
+    seconds = time.perf_counter() - started
+    total = sum(counts.values())
+    return {"output": str(target), "patients": total, **dict(sorted(counts.items())), "seconds": round(seconds, 2),
+            "ms_per_patient": round(1000 * seconds / total, 1) if total else None, "jobs": jobs}  # fmt: skip
+
+
+class _Window:
+    """At most ``size`` chunks between reading and writing, so that a batch streams: Pool.imap
+    alone would read the whole input into its queue first."""
+
+    def __init__(self, size: int) -> None:
+        self.slots, self.stopped = threading.Semaphore(size), threading.Event()
+
+    def feed(self, chunks: Iterable[_Task]) -> Iterator[_Task]:
+        for chunk in chunks:
+            while not self.slots.acquire(timeout=0.1):
+                if self.stopped.is_set():  # the batch was interrupted: read no more
+                    return
+            yield chunk
+
+    def track(self, results: Iterable[_Result]) -> Iterator[_Result]:
+        for result in results:
+            self.slots.release()
+            yield result
+
+
+def chunked(items: Iterable[WorkItem], size: int) -> Iterator[list[WorkItem]]:
+    chunk: list[WorkItem] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _write_all(
+    results: Iterable[tuple[str, Counter[str]]], stream: IO[str], counts: Counter[str], progress: Progress
+) -> None:
+    for text, chunk_counts in results:
+        stream.write(text)
+        counts.update(chunk_counts)
+        progress.update(sum(counts.values()), counts["error"] + counts["does-not-conform"])
+
+
+def _warm() -> None:
+    """Build the caches once, before the first patient."""
+    fast_validator()
+    graded_statements("oxigraph")
+    table4_option_lines("oxigraph")
+
+
+def warm_worker() -> None:
+    """A pool worker's caches, then exempt from garbage collection: scanning the knowledge
+    graph's objects again and again cost 0.6 ms per patient (workers only: this is for good)."""
+    _warm()
+    gc.collect()
+    gc.freeze()
+
+
+__all__ = ["Progress", "chunked", "process_chunk", "run_batch", "warm_worker"]

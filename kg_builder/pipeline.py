@@ -1,0 +1,112 @@
+"""The data's way for one input or a chunk of them: read -> validate -> decide. The API, batch
+mode and the cohort store all go through here, so the three cannot drift apart."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .checks.chunks import isolated_chunks, patients_of
+from .checks.findings import FileReport, PatientReport
+from .checks.validate import validate_chunk, validate_input
+from .decisions.decide import recommend_graph, recommend_graphs
+from .decisions.model import Recommendation
+from .errors import CmvrrError
+from .patients.readers import PatientInput, WorkItem
+from .terms import patient_name
+
+Lines = list[dict[str, Any]]
+
+
+def warnings_of(report: FileReport) -> tuple[str, ...]:
+    """What a conforming input's report asks the reader to weigh, shown with its recommendations."""
+    return tuple(f"{f.focus}: {f.message}" for p in report.patients for f in p.findings if f.severity != "Violation")
+
+
+def evaluate(
+    item: PatientInput, engine: str = "oxigraph", validator: str = "oxigraph"
+) -> tuple[FileReport, tuple[Recommendation, ...]]:
+    """One input's validation report and, if it conforms, its recommendations."""
+    report = validate_input(item, validator=validator)
+    if not report.conforms:
+        return report, ()
+    return report, tuple(recommend_graph(item.graph, engine, warnings_of(report)))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one item: the lines that record its problems, or its recommendations."""
+
+    problems: Lines = field(default_factory=list)
+    recommendations: tuple[Recommendation, ...] = ()
+    patient: PatientInput | None = None
+
+
+def evaluate_chunk(items: Sequence[WorkItem], engine: str = "oxigraph") -> list[Outcome]:
+    """Read, validate and decide for each item; never raises. Items that cannot see each other
+    (chunks.py) are validated and decided together, one run of each check and query for all."""
+    outcomes: list[Outcome] = [Outcome() for _ in items]
+    read: list[tuple[int, PatientInput]] = []
+    for index, item in enumerate(items):
+        try:
+            read.append((index, item.read()))
+        except CmvrrError as error:
+            outcomes[index] = Outcome([_error_line(item, error)])
+    for chunk in isolated_chunks([patient.graph for _, patient in read]):
+        members = [read[position] for position in chunk]
+        reports = validate_chunk([patient for _, patient in members])
+        conforming: list[tuple[int, PatientInput, tuple[str, ...]]] = []
+        for (index, patient), report in zip(members, reports, strict=True):
+            if report.conforms:
+                conforming.append((index, patient, warnings_of(report)))
+            else:
+                source = items[index].source
+                outcomes[index] = Outcome([
+                    {"patient": p.patient, "source": source, "status": "does-not-conform", "problems": _violations(p)}
+                    for p in report.patients
+                    if not p.conforms
+                ])  # fmt: skip
+        for index, patient, answer in _recommend(conforming, engine):
+            if isinstance(answer, CmvrrError):
+                outcomes[index] = Outcome([_error_line(items[index], answer)], patient=patient)
+            else:
+                outcomes[index] = Outcome(recommendations=answer, patient=patient)
+    return outcomes
+
+
+def _recommend(
+    conforming: list[tuple[int, PatientInput, tuple[str, ...]]], engine: str
+) -> list[tuple[int, PatientInput, tuple[Recommendation, ...] | CmvrrError]]:
+    """Recommendations per item, all items in one store; if that fails (an input the engine
+    cannot take), item by item, so that only the bad item records the error."""
+    item_of = {patient_name(root): position for position, (_, patient, _) in enumerate(conforming)
+               for root in patients_of(patient.graph)}  # fmt: skip
+    try:
+        recommendations = recommend_graphs(
+            [patient.graph for _, patient, _ in conforming],
+            engine,
+            lambda key: conforming[item_of[key]][2],
+            [patient.ntriples for _, patient, _ in conforming],
+        )
+    except CmvrrError as error:
+        if len(conforming) == 1:
+            return [(conforming[0][0], conforming[0][1], error)]
+        return [answer for member in conforming for answer in _recommend([member], engine)]
+    by_item: list[list[Recommendation]] = [[] for _ in conforming]
+    for recommendation in recommendations:
+        by_item[item_of[recommendation.patient]].append(recommendation)
+    return [(index, patient, tuple(found)) for (index, patient, _), found in zip(conforming, by_item, strict=True)]
+
+
+def _error_line(item: WorkItem, error: CmvrrError) -> dict[str, Any]:
+    return {"patient": None, "source": item.source, "status": "error", "problems": [str(error)]}
+
+
+def _violations(patient: PatientReport) -> list[str]:
+    return [
+        f"{f.focus} {f.path}: {f.message}".replace("  ", " ") for f in patient.findings if f.severity == "Violation"
+    ]
+
+
+__all__ = ["Lines", "Outcome", "evaluate", "evaluate_chunk", "warnings_of"]
