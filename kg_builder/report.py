@@ -96,8 +96,11 @@ def recommendation_dict(rec: Recommendation) -> dict[str, Any]:
         },
         "genotype_testing": asdict(rec.genotype_testing),
         "table4_rows": list(rec.table4_rows),
+        "infection_state": rec.infection_state,
+        "stop": [asdict(stop) for stop in rec.stop],
         "options": [asdict(option) for option in rec.options],
         "excluded": [asdict(exclusion) for exclusion in rec.excluded],
+        "plan_notes": list(rec.plan_notes),
         "advice": [asdict(advice) for advice in rec.advice],
         "warnings": list(rec.warnings),
     }
@@ -122,11 +125,46 @@ def _regimen_text(option: Option) -> str:
     return f" {dose} every {regimen.interval_h:g} h" if regimen.interval_h else f" {dose}"
 
 
+_STATE = {
+    "active": "active resistant or refractory CMV infection: treatment plan",
+    "controlled": "controlled infection (FAQ13): no treatment plan; stop criterion and secondary prophylaxis",
+    "prophylaxis-low-level": "low-level DNAemia on letermovir prophylaxis (FAQ6): no R/R treatment plan",
+    "not-rr": "no resistant or refractory infection shown: no R/R treatment plan",
+}
+_ROLE = {"do": "DO", "alternative": "OR", "next": "NEXT", "consider": "CONSIDER", "conditional": "ONLY IF"}
+DISCLAIMER = (
+    "cmv-rr is a research and informatics tool, not a medical device; its output does not replace "
+    "clinical judgement."
+)
+
+
+def _plan_lines(rec: Recommendation) -> list[str]:
+    """What a clinician acts on: what to stop, what to do, what to avoid, each with its reason."""
+    lines = [f"Plan: {_STATE[rec.infection_state]}"]
+    for stop in rec.stop:
+        lines.append(f"  STOP      {stop.therapy}")
+        lines += [f"              because {reason}" for reason in stop.reasons]
+    for option in rec.options:
+        grade = f" [{', '.join(sorted(set(option.grade)))}]" if option.grade else ""
+        condition = f" (only if: {option.condition.replace('-', ' ')})" if option.condition else ""
+        label = _ROLE[option.role]
+        lines.append(
+            f"  {label:<9} {option.rank}. {option.action} {option.therapy}{_regimen_text(option)}{condition}{grade}"
+        )
+        lines += [f"              because {reason}" for reason in option.reasons]
+    for exclusion in rec.excluded:
+        lines.append(f"  AVOID     {exclusion.therapy}")
+        lines += [f"              because {reason}" for reason in exclusion.reasons]
+    lines += [f"  NOTE      {note}" for note in rec.plan_notes]
+    return lines
+
+
 def recommendations_text(recs: Sequence[Recommendation]) -> str:
     lines: list[str] = []
     for rec in recs:
         lines += [f"Patient {rec.patient}", ""]
-        lines.append("Susceptibility (Table 5)")
+        lines += _plan_lines(rec)
+        lines += ["", "Evidence", "", "Susceptibility (Table 5)"]
         for drug, value in sorted(rec.susceptibility.items()):
             found = f": {', '.join(value.mutations)}" if value.mutations else ""
             lines.append(f"  {drug:<15} {value.status}{found}")
@@ -150,25 +188,13 @@ def recommendations_text(recs: Sequence[Recommendation]) -> str:
         lines += ["", f"Genotype testing (FAQ6): {'indicated' if testing.indicated else 'not indicated now'}{done}"]
         lines += [f"  - {reason}" for reason in testing.reasons]
         rows = ", ".join(map(str, rec.table4_rows)) or "none"
-        lines += ["", f"Table 4 rows that apply: {rows}", "", "Options, in the guideline's order"]
-        for option in rec.options:
-            grade = f" [{', '.join(sorted(set(option.grade)))}]" if option.grade else ""
-            condition = f" (only if: {option.condition.replace('-', ' ')})" if option.condition else ""
-            lines.append(
-                f"  {option.rank:>2}. {option.action} {option.therapy}{_regimen_text(option)}{condition}{grade}"
-            )
-            lines += [f"      because {reason}" for reason in option.reasons]
-        lines += ["", "Not to offer"]
-        for exclusion in rec.excluded:
-            where = f" (Table 4 row {exclusion.row})" if exclusion.row else ""
-            lines.append(f"  x {exclusion.therapy}{where}")
-            lines += [f"      because {reason}" for reason in exclusion.reasons]
+        lines += ["", f"Table 4 rows that apply: {rows}"]
         lines += ["", "General advice"]
         for advice in rec.advice:
             lines.append(f"  [{advice.grade}] {advice.text}")
         if rec.warnings:
             lines += ["", "Warnings"] + [f"  ! {warning}" for warning in rec.warnings]
-        lines.append("")
+        lines += ["", DISCLAIMER, ""]
     return "\n".join(lines)
 
 

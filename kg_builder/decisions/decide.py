@@ -25,7 +25,6 @@ from .model import (
     Exclusion,
     GenotypeTesting,
     Measurement,
-    Option,
     Recommendation,
     RefractoryLabel,
     RefractoryStatus,
@@ -34,6 +33,7 @@ from .model import (
     Susceptibility,
     SusceptibilityStatus,
 )
+from .plan import PatientContext, Plan, build_plan, canonical, regimen_of_line
 
 
 def local(iri: str | None) -> str:
@@ -113,6 +113,7 @@ def graded_statements(engine_name: str) -> dict[str, Statement]:
             str(group[0]["text"]),
             str(group[0]["section"]),
             tuple(sorted({int(str(r["reference"])) for r in group if r["reference"]})),
+            tuple(sorted({local(r["therapy"]) for r in group if r["therapy"]})),
         )
         for key, group in grouped.items()
     }
@@ -128,6 +129,19 @@ def thresholds(engine_name: str) -> dict[str, str]:
         engine.close()
     shown = {local(row["threshold"]): f"{number_text(str(row['value']))} {row['unit']}" for row in rows}
     return {key: text.replace(" %", "%") for key, text in shown.items()}
+
+
+@cache
+def standard_regimens(engine_name: str) -> dict[str, Regimen]:
+    """The dose regimens Table 4 names, by key (the plan's FAQ9-derived ganciclovir uses the
+    standard treatment dose of row 5)."""
+    found = {}
+    for group in table4_option_lines(engine_name).values():
+        for line in group:
+            regimen = regimen_of_line(line)
+            if regimen is not None:
+                found[regimen.id] = regimen
+    return found
 
 
 @cache
@@ -194,20 +208,22 @@ def recommend_patients(
                       for key, status in refractory.items()}  # fmt: skip
     table4 = _run(engine, "table4-rows", patients, refractory_now)
     exclusions = _run(engine, "exclusions", patients)
-    row_options = table4_option_lines(engine.name)
-    options = {key: _options(table4[key], findings[key], exclusions[key], row_options, statements) for key in table4}
-    high_dose = {
-        key: {"highDoseGanciclovir": Literal(any(o.regimen is not None and o.regimen.id == "ganciclovir-high-dose"
-                                                 for o in chosen))}
-        for key, (chosen, _) in options.items()
-    }  # fmt: skip
-    advice_rows = _run(engine, "advice", patients, high_dose)
+    courses = _run(engine, "current-courses", patients)
+    states = _run(engine, "infection-state", patients)
+    advice_rows = _run(engine, "advice", patients)
+    lines = table4_option_lines(engine.name)
+    regimens = standard_regimens(engine.name)
     recommendations = []
     for patient in patients:
         key = str(patient)
         name = patient_name(key)
-        advice, advised_exclusions = _advice(advice_rows[key], statements)
-        chosen, excluded = options[key]
+        [state] = states[key]
+        context = _context(state, courses[key], refractory[key])
+        precedence = {row: str(group[0]["precedence"]) for row, group in lines.items()}
+        applying = [{**row, "precedence": precedence[str(row["row"])]} for row in table4[key]]
+        plan = build_plan(applying, lines, exclusions[key], findings[key], context, statements, regimens)
+        advice, advised_exclusions = _advice(advice_rows[key], statements, _plan_conditions(plan, context))
+        excluded = _merge_exclusions(plan, advised_exclusions)
         recommendations.append(
             Recommendation(
                 patient=name,
@@ -216,13 +232,75 @@ def recommend_patients(
                 refractory=refractory[key],
                 genotype_testing=_genotype_testing(testing[key], statements, limits),
                 table4_rows=tuple(int(str(row["rowNumber"])) for row in table4[key]),
-                options=chosen,
-                excluded=excluded + advised_exclusions,
+                options=plan.options,
+                excluded=excluded,
                 advice=advice,
                 warnings=warnings(name),
+                infection_state=plan.state,
+                stop=plan.stop,
+                plan_notes=plan.notes,
             )
         )
     return recommendations
+
+
+def _context(state: Row, courses: list[Row], refractory: RefractoryStatus) -> PatientContext:
+    failing = None
+    note = ""
+    if refractory.status in ("refractory", "probable-refractory") and refractory.course_drug:
+        failing = canonical(refractory.course_drug)
+        status = refractory.status.replace("-", " ")
+        note = f"{status} on {refractory.course_drug} (course from {refractory.course_start})"
+    return PatientContext(
+        state=str(state["state"]),
+        current=tuple(local(row["therapy"]) for row in courses if row["kind"] == "current"),
+        intolerant={
+            canonical(local(row["therapy"])): str(row["reason"] or "reason not given")
+            for row in courses
+            if row["kind"] == "intolerance"
+        },
+        failing=failing,
+        failing_note=note,
+        refractory=failing is not None,
+        cns_disease=state["cnsDisease"] == "true",
+        age=_number(state["age"]),
+        steroid_mg_per_kg=_number(state["steroid"]),
+    )
+
+
+def _plan_conditions(plan: Plan, context: PatientContext) -> set[str]:
+    """The advice conditions the plan decides (advice.tsv; advice.rq leaves them unbound)."""
+    offered = {option.therapy for option in plan.options}
+    on = {canonical(therapy) for therapy in context.current}
+    holds: set[str] = {plan.state} if plan.state != "active" else {"active-rr"}
+    if any(o.regimen is not None and o.regimen.id == "ganciclovir-high-dose" for o in plan.options):
+        holds.add("high-dose-ganciclovir")
+    if "ganciclovir" in offered or ("ganciclovir" in on and plan.state == "not-rr"):
+        holds.add("ganciclovir-in-plan")
+    if "cmv-specific-t-cells" in offered:
+        holds.add("t-cells-in-plan")
+    if offered & {"leflunomide", "artesunate"}:
+        holds.add("adjuncts-in-plan")
+    return holds
+
+
+def _merge_exclusions(plan: Plan, advised: tuple[Exclusion, ...]) -> tuple[Exclusion, ...]:
+    """The plan's and the advice's exclusions, each therapy once with all its reasons, never one
+    the plan offers."""
+    offered = {option.therapy for option in plan.options}
+    merged: dict[str, Exclusion] = {}
+    for exclusion in (*plan.excluded, *advised):
+        if exclusion.therapy in offered:
+            continue
+        if exclusion.therapy in merged:
+            known = merged[exclusion.therapy]
+            merged[exclusion.therapy] = Exclusion(
+                known.therapy, known.regimen, known.row, tuple(dict.fromkeys(known.reasons + exclusion.reasons)),
+                tuple(sorted(set(known.sources) | set(exclusion.sources))),
+            )  # fmt: skip
+        else:
+            merged[exclusion.therapy] = exclusion
+    return tuple(merged.values())
 
 
 def _susceptibility(
@@ -333,126 +411,36 @@ def _genotype_testing(rows: list[Row], statements: dict[str, Statement], limits:
     return GenotypeTesting("indicated" in yes, tuple(reasons), "done" in yes)
 
 
-def _options(
-    rows: list[Row],
-    findings: list[Row],
-    exclusions: list[Row],
-    row_options: dict[str, tuple[Row, ...]],
-    statements: dict[str, Statement],
-) -> tuple[tuple[Option, ...], tuple[Exclusion, ...]]:
-    """The options of the applying rows in order, less those a reason excludes (exclusions.rq,
-    run for every row at once; only the applying rows' reasons count)."""
-    defeated_by: dict[str, list[str]] = defaultdict(list)
-    for finding in findings:
-        defeated_by[local(finding["drug"])].append(str(finding["label"]))
-    options: list[Option] = []
-    excluded: list[Exclusion] = []
+def _advice(
+    rows: list[Row], statements: dict[str, Statement], plan_conditions: set[str]
+) -> tuple[tuple[Advice, ...], tuple[Exclusion, ...]]:
+    """Advice whose conditions all hold: the record's (advice.rq ?holds) and the plan's. A
+    statement in favour of a therapy that another shown advice excludes is not shown as advice
+    but weighed on the exclusion (FAQ11: IVIG C-II for pneumonitis, D-III for R/R infection)."""
+    by_advice: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
-        number = int(str(row["rowNumber"]))
-        lines = row_options[str(row["row"])]
-        reasons: dict[tuple[str, str], list[str]] = defaultdict(list)
-        sources: dict[tuple[str, str], set[str]] = defaultdict(set)
-        for exclusion in (line for line in exclusions if line["row"] == row["row"]):
-            key = (str(exclusion["option"]), local(exclusion["therapy"]))
-            reasons[key].append(_exclusion_reason(exclusion, number, statements))
-            sources[key] |= {local(exclusion["option"]), local(exclusion["source"])}
-        grouped: dict[tuple[str, str], list[Row]] = defaultdict(list)
-        for line in lines:
-            grouped[(str(line["option"]), local(line["therapy"]))].append(line)
-        for (option_iri, therapy), group in sorted(
-            grouped.items(), key=lambda item: (int(str(item[1][0]["rank"])), item[0][1])
-        ):
-            first = group[0]
-            regimen = _regimen(first)
-            if reasons.get((option_iri, therapy)):
-                key = (option_iri, therapy)
-                excluded.append(
-                    Exclusion(
-                        therapy,
-                        regimen.id if regimen else None,
-                        number,
-                        tuple(sorted(set(reasons[key]))),
-                        tuple(sorted(sources[key])),
-                    )
-                )
-                continue
-            cited = sorted({local(line["statement"]) for line in group if line["statement"]})
-            row_label = str(row["label"]).split(": ", 1)[-1]
-            why = [f"Table 4 row {number} ({row_label}), option {first['rank']}: {first['wording']}"]
-            if first["despiteResistance"] == "true" and defeated_by.get(therapy):
-                why.append(
-                    f"prescribed despite {', '.join(sorted(set(defeated_by[therapy])))}: Table 4 row {number} gives "
-                    f"{therapy} for exactly this resistance"
-                )
-            why += [_cite(statements[key]) for key in cited]
-            options.append(
-                Option(
-                    rank=len(options) + 1,
-                    row=number,
-                    row_rank=int(str(first["rank"])),
-                    action=str(first["action"]),
-                    modality=str(first["modality"]),
-                    therapy=therapy,
-                    regimen=regimen,
-                    condition=local(first["condition"]).removeprefix("condition-") or None,
-                    grade=tuple(statements[key].grade for key in cited),
-                    statements=tuple(cited),
-                    references=tuple(sorted({ref for key in cited for ref in statements[key].references})),
-                    reasons=tuple(why),
-                    wording=str(first["wording"]),
-                    option=local(option_iri),
-                )
-            )
-    return tuple(options), tuple(excluded)
-
-
-def _regimen(line: Row) -> Regimen | None:
-    if line["regimen"] is None:
-        return None
-    return Regimen(
-        local(line["regimen"]),
-        _number(line["minMgPerKg"]),
-        _number(line["maxMgPerKg"]),
-        _number(line["doseMg"]),
-        _number(line["intervalH"]),
-    )
-
-
-def _exclusion_reason(row: Row, number: int, statements: dict[str, Statement]) -> str:
-    reason, detail = row["reason"], local(row["detail"])
-    if reason == "resistance":
-        return f"{detail.replace('_', ' ').replace('stop', '*')} confers resistance ({local(row['source'])}, Table 5)"
-    if reason == "maribavir-cns":
-        return f"CNS disease ({detail}): {_cite(statements['faq24-maribavir-cns'])}"
-    if reason == "cmv-disease-present":
-        return (
-            f"CMV disease present ({detail}): Table 4 row {number} gives high-dose ganciclovir only if CMV disease "
-            "is not present"
-        )
-    return f"not on ganciclovir: Table 4 row {number} optimizes a current ganciclovir course"
-
-
-def _advice(rows: list[Row], statements: dict[str, Statement]) -> tuple[tuple[Advice, ...], tuple[Exclusion, ...]]:
-    advice, excluded = [], []
-    for row in rows:
+        by_advice[str(row["advice"])].append(row)
+    shown = []
+    for group in by_advice.values():
+        conditions = {local(row["condition"]).removeprefix("applies-"): row["holds"] for row in group}
+        if all(holds == "true" or (holds is None and name in plan_conditions) for name, holds in conditions.items()):
+            shown.append(group[0])
+    excluded_by = {local(row["excludes"]): row for row in shown if row["excludes"]}
+    advice, excluded, weighed = [], [], defaultdict(list)
+    for row in shown:
         statement = statements[local(row["statement"])]
-        condition = local(row["condition"]).removeprefix("applies-")
+        about = set(statement.about)
+        conflict = next((therapy for therapy in sorted(about & set(excluded_by)) if statement.polarity == "for"), None)
+        if conflict:
+            weighed[conflict].append(f"weighed: {_cite(statement)}")
+            continue
+        condition = " and ".join(
+            sorted(local(r["condition"]).removeprefix("applies-") for r in by_advice[str(row["advice"])])
+        )
         advice.append(
             Advice(statement.id, statement.grade, statement.polarity, statement.text, condition, statement.references)
         )
-        if row["excludes"]:
-            excluded.append(Exclusion(local(row["excludes"]), None, None, (_cite(statement),), (statement.id,)))
+    for therapy, row in excluded_by.items():
+        statement = statements[local(row["statement"])]
+        excluded.append(Exclusion(therapy, None, None, (_cite(statement), *weighed[therapy]), (statement.id,)))
     return tuple(advice), tuple(excluded)
-
-
-__all__ = [
-    "graded_statements",
-    "local",
-    "prepare",
-    "recommend_graph",
-    "recommend_graphs",
-    "recommend_patient",
-    "recommend_patients",
-    "table4_option_lines",
-    "thresholds",
-]

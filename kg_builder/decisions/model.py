@@ -7,6 +7,14 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 SusceptibilityStatus = Literal["resistant", "no-known-resistance", "unknown"]
+# What the infection calls for (docs/architecture.md, The treatment plan): "active" R/R infection
+# gets a treatment plan; "controlled" infection the FAQ13 stop criterion and secondary prophylaxis;
+# low-level DNAemia on letermovir prophylaxis the FAQ6 testing advice; "not-rr" no R/R plan.
+InfectionState = Literal["active", "controlled", "prophylaxis-low-level", "not-rr"]
+# An option's place in the plan: "do" first (the row's first-line choice, or its combination),
+# "alternative" (the guideline's "or"), "next" (if the first fails), "consider" (an addition to
+# an option above), "conditional" (only under the condition it names).
+Role = Literal["do", "alternative", "next", "consider", "conditional"]
 RefractoryLabel = Literal["refractory", "probable-refractory", "neither", "not-assessable"]
 
 
@@ -20,6 +28,7 @@ class Statement:
     text: str
     section: str
     references: tuple[int, ...]
+    about: tuple[str, ...] = ()  # the therapies the statement is about
 
 
 @dataclass(frozen=True)
@@ -72,8 +81,10 @@ class Regimen:
 
 @dataclass(frozen=True)
 class Option:
+    """One therapy the plan offers, once, with every Table 4 option and statement behind it."""
+
     rank: int
-    row: int
+    row: int | None  # the Table 4 row that decides it; None where derived from FAQ9
     row_rank: int
     action: str
     modality: str
@@ -85,7 +96,18 @@ class Option:
     references: tuple[int, ...]
     reasons: tuple[str, ...]
     wording: str
-    option: str  # the Table 4 option's key, e.g. table4-row-2-option-1
+    option: str  # the Table 4 option's key, e.g. table4-row-2-option-1, or derived:faq9-...
+    role: Role = "do"
+    sources: tuple[str, ...] = ()  # every Table 4 option (or derivation) behind it
+
+
+@dataclass(frozen=True)
+class Stop:
+    """A drug the patient is on that the plan stops, with why (FAQ9 A-II: switch drug class)."""
+
+    therapy: str
+    reasons: tuple[str, ...]
+    sources: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -121,19 +143,25 @@ class Recommendation:
     excluded: tuple[Exclusion, ...]
     advice: tuple[Advice, ...]
     warnings: tuple[str, ...] = field(default=())
+    infection_state: InfectionState = "not-rr"
+    stop: tuple[Stop, ...] = ()
+    plan_notes: tuple[str, ...] = ()
 
 
 __all__ = [
     "Advice",
     "Exclusion",
     "GenotypeTesting",
+    "InfectionState",
     "Measurement",
     "Option",
     "Recommendation",
     "RefractoryLabel",
     "RefractoryStatus",
     "Regimen",
+    "Role",
     "Statement",
+    "Stop",
     "Susceptibility",
     "SusceptibilityStatus",
 ]

@@ -263,6 +263,7 @@ def add_table4(b: _Builder, tables: Tables) -> None:
         b.each(node, CMVRR.rowNotResistantTo, row["not_resistant_to"].split(), CMVRR.term)
         b.optional(node, CMVRR.rowResistanceLevel, row["gcv_level"], lambda level: CMVRR[f"level-{level}"])
         b.add(node, CMVRR.rowForRefractoryWithoutResistance, boolean(row["refractory_without_resistance"]))
+        b.add(node, CMVRR.mergePrecedence, integer(row["precedence"]))
         b.provenance(node, row, location="table4")
         b.add(node, CMVRR.citesReference, _reference("31"))
     for row in tables["table4-options"]:
@@ -275,11 +276,25 @@ def add_table4(b: _Builder, tables: Tables) -> None:
         b.add(option, CMVRR.optionRank, integer(row["rank"]))
         b.add(option, CMVRR.hasAction, CMVRR[f"action-{row['action']}"])
         b.add(option, CMVRR.hasModality, CMVRR[f"modality-{row['modality']}"])
-        b.each(option, CMVRR.optionTherapy, row["therapies"].split(), CMVRR.term)
+        therapies = row["therapies"].split()
+        b.each(option, CMVRR.optionTherapy, therapies, CMVRR.term)
+        # "foscarnet or cidofovir": the alternatives in the guideline's own order
+        sequence = BNode()
+        Collection(b.graph, sequence, [CMVRR.term(therapy) for therapy in therapies])
+        b.add(option, CMVRR.therapySequence, sequence)
         b.optional(option, CMVRR.optionRegimen, row["regimen"], CMVRR.term)
         b.optional(option, CMVRR.replacesTherapy, row["replaces"], CMVRR.term)
         b.optional(option, CMVRR.appliesWhen, row["condition"], lambda c: CMVRR[f"condition-{c}"])
-        b.add(option, CMVRR.prescribedDespiteResistance, boolean(row["prescribed_despite_resistance"]))
+        b.add(option, CMVRR.prescribedDespiteResistance, boolean(bool(row["stands_despite"])))
+        for token in row["stands_despite"].split():
+            gene, _, level = token.partition(":")
+            clause = CMVRR[f"{row['option']}-despite-{gene}{'-' + level if level else ''}"]
+            b.add(option, CMVRR.standsDespite, clause)
+            kind = f"{level}-level {gene}" if level else gene
+            b.labelled(clause, CMVRR.ResistanceException, f"prescribed despite {kind} resistance")
+            b.add(clause, CMVRR.exceptionGene, CMVRR[gene])
+            b.optional(clause, CMVRR.exceptionLevel, level, lambda value: CMVRR[f"level-{value}"])
+        b.optional(option, CMVRR.givenTogetherWith, row["together_with"], CMVRR.term)
         b.each(option, CMVRR.supportsRecommendation, row["recommendations"].split(), CMVRR.term)
         b.provenance(option, row, location="table4")
 
@@ -373,9 +388,10 @@ def add_diagnostics(b: _Builder, tables: Tables) -> None:
 def add_advice(b: _Builder, tables: Tables) -> None:
     for row in tables["advice"]:
         node = CMVRR[row["advice"]]
-        b.labelled(node, CMVRR.Advice, f"advice: {row['recommendation']} when {row['applies_when']}")
+        conditions = row["applies_when"].split()
+        b.labelled(node, CMVRR.Advice, f"advice: {row['recommendation']} when {' and '.join(conditions)}")
         b.add(node, CMVRR.adviceStatement, CMVRR[row["recommendation"]])
-        b.add(node, CMVRR.adviceAppliesWhen, CMVRR[f"applies-{row['applies_when']}"])
+        b.each(node, CMVRR.adviceAppliesWhen, conditions, lambda condition: CMVRR[f"applies-{condition}"])
         b.optional(node, CMVRR.adviceExcludes, row["excludes"], CMVRR.term)
         b.optional(node, CMVRR.curationNote, row["note"], en)
 

@@ -21,7 +21,7 @@ from ..paths import CMV_MODULE, CORE_MODULE
 from ..terms import CMV_ONTOLOGY, CMVRR, CORE_ONTOLOGY, KNOWLEDGE_GRAPH, OWL, PREFIXES, RDF, RDFS
 from .build import knowledge_graph
 from .cache import cached_bytes
-from .tables import check_mutations, load_tables
+from .tables import check_mutations, check_table4, load_tables
 
 
 def parse_module(path: Path) -> Graph:
@@ -37,6 +37,7 @@ def release_graph() -> Graph:
     """The whole release as one self-contained ontology (the core is merged, not imported)."""
     tables = load_tables()
     check_mutations(tables)
+    check_table4(tables)
     merged = parse_module(CORE_MODULE) + parse_module(CMV_MODULE) + knowledge_graph(tables)
     # One file, one ontology: the core's header and the import of it give way to a note, so
     # that tools which follow owl:imports (owlready2, Protege) need no network.

@@ -162,6 +162,7 @@ SPECS: dict[str, TableSpec] = {
                 _c("not_resistant_to", "refs", target="therapies"),
                 _c("gcv_level", "enum", False, "low", "high"),
                 _c("refractory_without_resistance", "bool", True),
+                _c("precedence", "int", True),
                 _c("source_wording", required=True),
                 _c("note"),
             ),
@@ -180,7 +181,9 @@ SPECS: dict[str, TableSpec] = {
                 _c("regimen", "ref", target="regimens"),
                 _c("replaces", "ref", target="therapies"),
                 _c("condition", "ref", target="concepts:condition-"),
-                _c("prescribed_despite_resistance", "bool"),
+                # GENE or GENE:level tokens: the resistance the option is prescribed despite (rows 2 and 6)
+                _c("stands_despite", "tokens"),
+                _c("together_with", "ref", target="table4-options"),
                 _c("source_wording", required=True),
                 _c("recommendations", "refs", target="recommendations"),
                 _c("note"),
@@ -276,7 +279,8 @@ SPECS: dict[str, TableSpec] = {
             (
                 _c("advice", "key", True),
                 _c("recommendation", "ref", True, target="recommendations"),
-                _c("applies_when", "ref", True, target="concepts:applies-"),
+                # every condition must hold (AND)
+                _c("applies_when", "refs", True, target="concepts:applies-"),
                 _c("excludes", "ref", target="therapies"),
                 _c("note"),
             ),

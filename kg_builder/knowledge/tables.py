@@ -179,11 +179,31 @@ def check_mutations(tables: Tables) -> None:
             raise TableError(path, number, "a repair needs its certainty, and a certainty needs its repair")
 
 
+def check_table4(tables: Tables) -> None:
+    """Curation rules of Table 4 that span columns: an option prescribed despite resistance names
+    genes of the knowledge graph (and a ganciclovir level) and a therapy the row gives; options
+    given together name each other (row 6: "continue foscarnet and ADD high-dose ganciclovir")."""
+    path = SPECS["table4-options"].path
+    genes = {row["gene"] for row in tables["genes"]}
+    partner = {row["option"]: (row["together_with"], row["row"]) for row in tables["table4-options"]}
+    for number, row in tables.lines("table4-options"):
+        for token in row["stands_despite"].split():
+            gene, _, level = token.partition(":")
+            if gene not in genes or level not in ("", "low", "high"):
+                raise TableError(path, number, f"stands_despite {token!r}: write GENE or GENE:low / GENE:high")
+        if row["stands_despite"] and row["action"] == "seek-access":
+            raise TableError(path, number, "an investigational-access option is never prescribed despite resistance")
+        other = row["together_with"]
+        if other and (partner[other][0] != row["option"] or partner[other][1] != row["row"]):
+            raise TableError(path, number, f"together_with {other!r} must name this option back, in the same row")
+
+
 __all__ = [
     "RESISTANCE_DRUGS",
     "Row",
     "Tables",
     "check_mutations",
+    "check_table4",
     "load_tables",
     "mutation_name",
     "natural_key",
