@@ -231,7 +231,8 @@ def recommend_patients(
                 uncertain_mutations=uncertain[key],
                 refractory=refractory[key],
                 genotype_testing=_genotype_testing(testing[key], statements, limits),
-                table4_rows=tuple(int(str(row["rowNumber"])) for row in table4[key]),
+                # rows apply to active R/R infection only (the plan notes any that are held back)
+                table4_rows=tuple(int(str(row["rowNumber"])) for row in table4[key]) if plan.state == "active" else (),
                 options=plan.options,
                 excluded=excluded,
                 advice=advice,
@@ -254,6 +255,11 @@ def _context(state: Row, courses: list[Row], refractory: RefractoryStatus) -> Pa
     return PatientContext(
         state=str(state["state"]),
         current=tuple(local(row["therapy"]) for row in courses if row["kind"] == "current"),
+        secondary_prophylaxis=tuple(
+            local(row["therapy"])
+            for row in courses
+            if row["kind"] == "current" and local(row["intent"]) == "intent-secondary-prophylaxis"
+        ),
         intolerant={
             canonical(local(row["therapy"])): str(row["reason"] or "reason not given")
             for row in courses

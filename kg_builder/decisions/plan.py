@@ -42,6 +42,12 @@ _ROLE_ORDER: dict[str, int] = {"do": 0, "alternative": 1, "next": 2, "consider":
 _MODALITY_STRENGTH = {"first-line": 0, "next": 1, "second-line": 1, "consider": 2, "may-consider": 2, "if-toxicity": 3}
 
 
+def confer(mutations: Iterable[str]) -> str:
+    """'UL97 M460V confers resistance' / 'UL54 A809V, UL97 M460V confer resistance'."""
+    names = sorted(set(mutations))
+    return f"{', '.join(names)} {'confers' if len(names) == 1 else 'confer'} resistance"
+
+
 def canonical(therapy: str) -> str:
     return CANONICAL.get(therapy, therapy)
 
@@ -56,6 +62,7 @@ class PatientContext:
 
     state: str = "active"  # infection-state.rq: active | controlled | prophylaxis-low-level
     current: tuple[str, ...] = ()  # therapies of courses without an end date, as recorded
+    secondary_prophylaxis: tuple[str, ...] = ()  # current courses given as secondary prophylaxis
     intolerant: Mapping[str, str] = field(default_factory=dict)  # canonical therapy -> reason
     failing: str | None = None  # canonical drug of the course refractoriness was found on
     failing_note: str = ""  # "refractory on ganciclovir (course from 2025-03-20)"
@@ -119,12 +126,22 @@ def build_plan(
     for finding in findings:
         defeated[canonical(local(finding["drug"]))].append(str(finding["label"]))
     rr = bool(rows) or bool(defeated) or context.refractory
+    caveats = _prophylaxis_caveats(context, defeated, rr, statements)
+    why_not = {
+        "controlled": "the infection is controlled",
+        "prophylaxis-low-level": "this is low-level DNAemia on prophylaxis",
+    }
+    held = [
+        f"Table 4 row {row['rowNumber']} would apply to the detected mutations; not applied: "
+        f"{why_not.get(context.state, 'no active infection')}"
+        for row in rows
+    ]
     if context.state == "controlled":
-        return Plan((), (), (), _controlled_notes(defeated, statements), "controlled")
+        return Plan((), (), (), (*_controlled_notes(defeated, statements), *caveats, *held), "controlled")
     if context.state == "prophylaxis-low-level" and not (context.on & set(defeated)):
-        return Plan((), (), (), _prophylaxis_notes(statements), "prophylaxis-low-level")
+        return Plan((), (), (), (*_prophylaxis_notes(statements), *caveats, *held), "prophylaxis-low-level")
     if not rr:
-        return Plan((), (), (), (), "not-rr")
+        return Plan((), (), (), tuple(caveats), "not-rr")
     candidates = _candidates(rows, lines)
     _apply_exclusions(candidates, exclusions, statements)
     _apply_context(candidates, context)
@@ -155,7 +172,7 @@ def build_plan(
     excluded = _excluded([*candidates, *_defeated_candidates(defeated)], offered)
     stop = _stops(context, offered, defeated, statements)
     notes += _combination_notes(options, statements)
-    return Plan(options, excluded, stop, tuple(notes), "active")
+    return Plan(options, excluded, stop, (*notes, *caveats), "active")
 
 
 def _candidates(rows: Sequence[Row], lines: Mapping[str, Sequence[Row]]) -> list[_Candidate]:
@@ -310,7 +327,7 @@ def _defeated_candidates(defeated: Mapping[str, list[str]]) -> list[_Candidate]:
             statements=(),
             wording="",
             row_label="",
-            falls=[f"{', '.join(sorted(set(mutations)))} confers resistance (Table 5)"],
+            falls=[f"{confer(mutations)} (Table 5)"],
         )
         for therapy, mutations in sorted(defeated.items())
         if therapy in (*APPROVED, "maribavir")
@@ -352,7 +369,7 @@ def _derived(
             row_label="",
         )
         if defeated.get(therapy):
-            candidate.falls.append(f"{', '.join(sorted(set(defeated[therapy])))} confers resistance (Table 5)")
+            candidate.falls.append(f"{confer(defeated[therapy])} (Table 5)")
         if therapy == "maribavir" and context.cns_disease:
             candidate.falls.append(f"CNS disease: {_cite(statements['faq24-maribavir-cns'])}")
         found.append(candidate)
@@ -531,6 +548,8 @@ def _excluded(candidates: Sequence[_Candidate], offered: set[str]) -> tuple[Excl
     for candidate in candidates:
         if not candidate.falls or candidate.therapy in offered:
             continue
+        if candidate.option == "table5" and candidate.therapy in reasons:
+            continue  # a row's own exclusion of the drug names the mutations already
         reasons[candidate.therapy] += candidate.falls
         sources[candidate.therapy] |= {s for s in candidate.sources if s}
         regimen.setdefault(candidate.therapy, candidate.regimen.id if candidate.regimen else None)
@@ -554,7 +573,7 @@ def _stops(
             continue
         reasons = []
         if defeated.get(drug):
-            reasons.append(f"{', '.join(sorted(set(defeated[drug])))} confers resistance (Table 5)")
+            reasons.append(f"{confer(defeated[drug])} (Table 5)")
         if drug == context.failing:
             reasons.append(f"the infection is {context.failing_note}")
         if drug in context.intolerant:
@@ -604,6 +623,33 @@ def _controlled_notes(defeated: Mapping[str, list[str]], statements: Mapping[str
             f"reused only on expert advice ({_cite(statements['faq15-secondary-prophylaxis-same-agent'])})"
         )
     return tuple(notes)
+
+
+def _prophylaxis_caveats(
+    context: PatientContext, defeated: Mapping[str, list[str]], rr: bool, statements: Mapping[str, Statement]
+) -> list[str]:
+    """Caveats on the drugs a patient is on for prevention, whatever the state."""
+    found = []
+    for therapy in context.secondary_prophylaxis:
+        drug = canonical(therapy)
+        if defeated.get(drug):
+            found.append(
+                f"Secondary prophylaxis with {therapy} despite documented resistance ({confer(defeated[drug])}): "
+                f"{_cite(statements['faq15-secondary-prophylaxis-same-agent'])}; canonical UL97 mutations may persist"
+            )
+        if drug == "letermovir" and rr:
+            found.append(
+                "Secondary prophylaxis with letermovir after resistant or refractory infection: due to insufficient "
+                "data, letermovir cannot be recommended yet for secondary prophylaxis in R/R infections (FAQ14)"
+            )
+    if context.age is not None and context.age < 18 and "letermovir" in context.on:
+        # FAQ20, ungraded: "While letermovir prophylaxis is available in the adult population, it is
+        # not approved in children under 18 years of age."
+        found.append(
+            f"Letermovir at {context.age:g} years: letermovir prophylaxis is not approved in children under 18 years "
+            "of age (FAQ20)"
+        )
+    return found
 
 
 def _prophylaxis_notes(statements: Mapping[str, Statement]) -> tuple[str, ...]:

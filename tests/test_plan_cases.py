@@ -1,0 +1,58 @@
+"""Worked clinical cases: one coherent plan per patient (docs/architecture.md, The treatment plan).
+
+Each case of ontology/examples/cases/ named in plan_cases/expected.json comes with the plan a
+transplant infectious-diseases physician would act on, read from the guideline: the infection's
+state, what to stop, the ordered options (role, action, therapy, regimen) and what not to offer,
+with the guideline's reasoning ("guideline": the Table 4 row, FAQ and grade it rests on). The
+expectations were written from the guideline text, case by case, not from this package's output.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kg_builder.decisions.model import Recommendation
+from kg_builder.paths import EXAMPLES_DIR
+from kg_builder.patients.readers import read_patient_file
+from kg_builder.pipeline import evaluate
+
+EXPECTED: list[dict[str, Any]] = json.loads((Path(__file__).parent / "plan_cases" / "expected.json").read_text())
+
+
+def plan_of(case: dict[str, Any], engine: str = "oxigraph") -> Recommendation:
+    report, recommendations = evaluate(read_patient_file(EXAMPLES_DIR / "cases" / case["file"]), engine)
+    assert report.conforms, f"{case['file']} does not conform: {report}"
+    [recommendation] = recommendations
+    return recommendation
+
+
+def shown(recommendation: Recommendation) -> list[dict[str, Any]]:
+    return [
+        {"role": o.role, "action": o.action, "therapy": o.therapy, **({"regimen": o.regimen.id} if o.regimen else {})}
+        for o in recommendation.options
+    ]
+
+
+def test_there_are_at_least_forty_worked_cases() -> None:
+    assert len(EXPECTED) >= 40
+    assert all(case["guideline"] and case["situation"] for case in EXPECTED), "every case cites its reasoning"
+
+
+@pytest.mark.parametrize("case", EXPECTED, ids=[case["file"] for case in EXPECTED])
+def test_the_plan_is_the_one_a_clinician_reads_in_the_guideline(case: dict[str, Any]) -> None:
+    recommendation = plan_of(case)
+    why = f"{case['title']}: {case['situation']} Guideline: {case['guideline']}"
+    assert recommendation.infection_state == case["state"], why
+    assert sorted(recommendation.table4_rows) == case["table4_rows"], why
+    assert sorted(stop.therapy for stop in recommendation.stop) == case["stop"], why
+    assert shown(recommendation) == case["plan"], why
+    assert sorted(exclusion.therapy for exclusion in recommendation.excluded) == case["avoid"], why
+
+
+@pytest.mark.parametrize("case", EXPECTED, ids=[case["file"] for case in EXPECTED])
+def test_both_engines_give_the_same_plan(case: dict[str, Any]) -> None:
+    assert plan_of(case, "rdflib") == plan_of(case, "oxigraph")

@@ -1,0 +1,201 @@
+"""The treatment plan's invariants over thousands of generated patients (docs/architecture.md,
+The treatment plan; Safety rules 1 and 5), and proof that each invariant catches its rule broken
+on purpose. The oracle reads Table 5 and the record directly, never the package's SPARQL.
+
+Per CI run: CMVRR_PLAN_EXAMPLES generated patients (default 5,000).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from rdflib import Graph
+from strategies import records
+
+from kg_builder.decisions.decide import recommend_graph
+from kg_builder.decisions.model import Exclusion, Option, Recommendation, Stop
+from kg_builder.knowledge.tables import RESISTANCE_DRUGS, load_tables
+from kg_builder.patients.record import add_record
+
+TABLE5 = {row["mutation"]: row for row in load_tables()["mutations"]}
+COLUMN = {drug: drug for drug in RESISTANCE_DRUGS} | {"valganciclovir": "ganciclovir"}
+CNS = {"retinitis", "encephalitis", "ventriculitis"}
+CANONICAL = {"valganciclovir": "ganciclovir"}
+EXAMPLES = int(os.environ.get("CMVRR_PLAN_EXAMPLES", "5000"))
+
+
+def recommend(record: dict[str, Any]) -> Recommendation:
+    graph = Graph()
+    problems = list(add_record(graph, record))
+    assert not problems, problems
+    [recommendation] = recommend_graph(graph, "oxigraph")
+    return recommendation
+
+
+def detected(record: dict[str, Any]) -> set[str]:
+    return {m.replace(":", "_").replace("*", "stop") for t in record.get("genotype_tests", []) for m in t["mutations"]}
+
+
+def culprits(record: dict[str, Any], therapy: str) -> list[dict[str, str]]:
+    column = COLUMN.get(therapy)
+    return [TABLE5[key] for key in detected(record) if key in TABLE5 and column and TABLE5[key][column] == "R"]
+
+
+def current(record: dict[str, Any]) -> set[str]:
+    return {CANONICAL.get(c["drug"], c["drug"]) for c in record.get("antivirals", []) if "end" not in c}
+
+
+def violations(record: dict[str, Any], rec: Recommendation) -> list[str]:
+    """Every broken plan rule, in words (empty: the plan holds)."""
+    found = []
+    therapies = [option.therapy for option in rec.options]
+    offered = set(therapies)
+    if len(therapies) != len(offered):
+        found.append(f"a therapy offered twice: {therapies}")
+    if offered & {exclusion.therapy for exclusion in rec.excluded}:
+        found.append(f"offered and excluded: {offered & {e.therapy for e in rec.excluded}}")
+    if len({e.therapy for e in rec.excluded}) != len(rec.excluded):
+        found.append("a therapy excluded twice")
+    by_therapy = {option.therapy: option for option in rec.options}
+    high_dose = by_therapy.get("ganciclovir")
+    high_dose_ok = high_dose is not None and high_dose.regimen is not None and high_dose.regimen.id == "ganciclovir-high-dose"
+    row6 = [o for o in rec.options if "table4-row-6-option-1" in o.sources or "table4-row-6-option-2" in o.sources]
+    row6_parts = {o.therapy for o in row6 if o.role == "do" and ({"table4-row-6-option-1", "table4-row-6-option-2"} & set(o.sources))}
+    if row6_parts and row6_parts != {"foscarnet", "ganciclovir"}:
+        found.append(f"row 6's combination without its partner: {row6_parts}")
+    if "filgrastim" in offered and not high_dose_ok:
+        found.append("G-CSF without high-dose ganciclovir")
+    on = current(record)
+    for option in rec.options:
+        drug = CANONICAL.get(option.therapy, option.therapy)
+        if option.action == "continue" and drug not in on:
+            found.append(f"continue {option.therapy}, which the patient is not on")
+        if option.action == "start" and drug in on:
+            found.append(f"start {option.therapy}, which the patient is on")
+        if option.therapy == "letermovir":
+            found.append("letermovir offered (FAQ9 D-III)")
+        if not option.reasons:
+            found.append(f"{option.therapy} offered without a reason")
+        bad = culprits(record, option.therapy)
+        if bad:
+            genes_levels = {(row["gene"], row["gcv_level"]) for row in bad}
+            if option.therapy == "ganciclovir" and option.row == 2:
+                allowed = genes_levels <= {("UL97", "low")}
+            elif option.therapy == "ganciclovir" and option.row == 6:
+                allowed = all(gene == "UL54" or (gene, level) == ("UL97", "low") for gene, level in genes_levels)
+            elif option.therapy == "foscarnet" and option.row == 6:
+                allowed = all(gene == "UL54" for gene, _ in genes_levels)
+            else:
+                allowed = False
+            if not allowed or not any(reason.startswith("prescribed despite") for reason in option.reasons):
+                found.append(f"{option.therapy} offered against {sorted(r['mutation'] for r in bad)} (Safety rule 1)")
+        if option.therapy == "maribavir" and (set(record.get("disease_sites", [])) & CNS or culprits(record, "maribavir")):
+            found.append("maribavir with CNS disease or maribavir resistance (FAQ24)")
+    for stop in rec.stop:
+        if CANONICAL.get(stop.therapy, stop.therapy) not in on:
+            found.append(f"stop {stop.therapy}, which the patient is not on")
+    for exclusion in rec.excluded:
+        if not exclusion.reasons:
+            found.append(f"{exclusion.therapy} excluded without a reason")
+    rr = rec.infection_state == "active"
+    if rr and not any(option.role == "do" for option in rec.options):
+        found.append("active resistant or refractory infection without a firm option or an ID consultation")
+    if not rr and rec.options:
+        found.append(f"a treatment plan in state {rec.infection_state}")
+    defeated = {drug for drug in ("ganciclovir", "foscarnet") if culprits(record, drug)}
+    for note in rec.plan_notes:
+        if note.startswith("Secondary prophylaxis") and (
+            ("ganciclovir" in defeated and "valganciclovir" in note) or ("foscarnet" in defeated and "foscarnet if" in note)
+        ):
+            found.append(f"secondary prophylaxis names a defeated drug: {note}")
+        if note.startswith("Secondary prophylaxis") and "letermovir (" in note:
+            found.append("letermovir named for secondary prophylaxis after R/R infection (FAQ14)")
+    return found
+
+
+PLAN = settings(
+    max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+
+
+@PLAN
+@given(records())
+def test_plan_invariants_hold_for_generated_patients(record: dict[str, Any]) -> None:
+    rec = recommend(record)
+    assert violations(record, rec) == []
+
+
+# Each invariant fails when its rule is broken on purpose ------------------------------------------
+
+ROW6 = {
+    "id": "BROKEN",
+    "age_years": 50,
+    "disease_sites": [],
+    "antivirals": [{"drug": "foscarnet", "dose_mg_per_kg": 90, "interval_h": 12, "start": "2025-03-20", "intent": "treatment"}],
+    "viral_loads": [
+        {"date": "2025-03-18", "iu_per_ml": 2500, "specimen": "plasma", "assay": "A"},
+        {"date": "2025-04-03", "iu_per_ml": 48000, "specimen": "plasma", "assay": "A"},
+    ],
+    "genotype_tests": [
+        {"date": "2025-04-03", "specimen": "plasma", "genes_tested": ["UL97", "UL54"], "mutations": ["UL54:D588N", "UL97:C592G"]}
+    ],
+    "host_factors": {"steroid_mg_per_kg_per_day": 0.2},
+}
+
+
+@pytest.fixture(scope="module")
+def good() -> Recommendation:
+    rec = recommend(ROW6)
+    assert violations(ROW6, rec) == []
+    assert {o.therapy for o in rec.options if o.role == "do"} == {"foscarnet", "ganciclovir"}
+    return rec
+
+
+def drop(rec: Recommendation, therapy: str) -> Recommendation:
+    return replace(rec, options=tuple(o for o in rec.options if o.therapy != therapy))
+
+
+BROKEN = {
+    "a therapy offered twice": lambda r: replace(r, options=(*r.options, r.options[-1])),
+    "offered and excluded": lambda r: replace(r, excluded=(*r.excluded, Exclusion("foscarnet", None, 6, ("x",)))),
+    "a therapy excluded twice": lambda r: replace(r, excluded=(*r.excluded, r.excluded[0])),
+    "row 6's combination without its partner": lambda r: drop(drop(r, "ganciclovir"), "filgrastim"),
+    "G-CSF without high-dose ganciclovir": lambda r: drop(r, "ganciclovir"),
+    "continue foscarnet, which the patient is not on": lambda r: r,  # set by the record below
+    "start foscarnet, which the patient is on": lambda r: replace(
+        r, options=tuple(replace(o, action="start") if o.therapy == "foscarnet" else o for o in r.options)
+    ),
+    "letermovir offered": lambda r: replace(r, options=(*r.options, replace(r.options[-1], therapy="letermovir"))),
+    "cidofovir offered against": lambda r: replace(r, options=(*r.options, replace(r.options[-1], therapy="cidofovir", row=3))),
+    "maribavir with CNS disease": lambda r: r,  # set by the record below
+    "stop cidofovir, which the patient is not on": lambda r: replace(r, stop=(Stop("cidofovir", ("x",)),)),
+    "excluded without a reason": lambda r: replace(r, excluded=(replace(r.excluded[0], reasons=()),)),
+    "without a firm option": lambda r: replace(r, options=tuple(replace(o, role="next") for o in r.options)),
+    "a treatment plan in state controlled": lambda r: replace(r, infection_state="controlled"),
+    "secondary prophylaxis names a defeated drug": lambda r: replace(
+        r, plan_notes=("Secondary prophylaxis (FAQ14): valganciclovir (oral)",)
+    ),
+}
+
+
+@pytest.mark.parametrize("broken", sorted(BROKEN))
+def test_each_invariant_catches_its_rule_broken_on_purpose(good: Recommendation, broken: str) -> None:
+    record = dict(ROW6)
+    if broken.startswith("continue foscarnet"):
+        record = {**ROW6, "antivirals": [{**ROW6["antivirals"][0], "end": "2025-04-03"}]}
+        rec = replace(good, stop=())
+    elif broken.startswith("maribavir"):
+        record = {**ROW6, "disease_sites": ["retinitis"]}
+        rec = good
+    else:
+        rec = BROKEN[broken](good)
+    assert any(broken in found for found in violations(record, rec)), violations(record, rec)
+
+
+def test_a_correct_option_is_not_flagged(good: Recommendation) -> None:
+    assert all(isinstance(option, Option) for option in good.options)
+    assert violations(ROW6, good) == []
