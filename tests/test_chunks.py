@@ -118,7 +118,9 @@ PATIENT_QUERIES = {
     "genotype-testing": {"failedToDecline": [True, False], "triggerDay": [0, 20100, 20200]},
     "table4-rows": {"refractory": [True, False]},
     "exclusions": {},
-    "advice": {"highDoseGanciclovir": [True, False]},
+    "current-courses": {},
+    "infection-state": {},
+    "advice": {},
 }
 
 

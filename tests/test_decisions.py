@@ -31,10 +31,13 @@ def excluded(rec: Recommendation) -> set[tuple[str, int | None]]:
 
 
 def test_row1_high_level_ul97_switches_to_foscarnet_first() -> None:
-    """Table 4 row 1 and FAQ9 (B-III): high-level UL97 resistance -> foscarnet, then cidofovir."""
+    """Table 4 row 1 and FAQ9 (B-III): high-level UL97 resistance -> foscarnet, then cidofovir; the
+    patient's ganciclovir is stopped (FAQ9 A-II: switch drug class)."""
     rec = case("row1-high-level-ul97")
     assert rec.table4_rows == (1,)
-    assert offered(rec)[:2] == [(1, "switch", "foscarnet"), (1, "switch", "cidofovir")]
+    assert offered(rec)[:2] == [(1, "start", "foscarnet"), (1, "start", "cidofovir")]
+    assert [(o.role, o.therapy) for o in rec.options[:2]] == [("do", "foscarnet"), ("next", "cidofovir")]
+    assert [stop.therapy for stop in rec.stop] == ["ganciclovir"]
     assert rec.options[0].grade == ("B-III",)
     assert rec.susceptibility["ganciclovir"].status == "resistant"
     assert rec.susceptibility["valganciclovir"].status == "resistant"  # prodrug (Table 5 column)
@@ -50,8 +53,9 @@ def test_row2_low_level_ul97_gives_high_dose_ganciclovir_first() -> None:
     assert (first.regimen.min_mg_per_kg, first.regimen.max_mg_per_kg, first.regimen.interval_h) == (7.5, 10.0, 12.0)
     assert any("prescribed despite UL97 C592G" in reason for reason in first.reasons)  # Safety rule 1
     assert "faq9-high-dose-ganciclovir" in first.statements
-    # FAQ9 (B-I): G-CSF with high-dose ganciclovir.
-    assert "faq9-filgrastim-high-dose-ganciclovir" in {advice.statement for advice in rec.advice}
+    # FAQ9 (B-I): G-CSF with high-dose ganciclovir, right after it in the plan.
+    assert (rec.options[1].therapy, rec.options[1].role) == ("filgrastim", "consider")
+    assert "faq9-filgrastim-high-dose-ganciclovir" in rec.options[1].statements
 
 
 def test_row2_high_dose_ganciclovir_not_with_cmv_disease() -> None:
@@ -59,7 +63,9 @@ def test_row2_high_dose_ganciclovir_not_with_cmv_disease() -> None:
     rec = case("row2-low-level-with-colitis")
     assert ("ganciclovir", 2) in excluded(rec)
     assert all(option.therapy != "ganciclovir" for option in rec.options)
-    assert offered(rec)[0] == (2, "switch", "cidofovir")
+    # "Switch to foscarnet or cidofovir": foscarnet first, in the guideline's own order
+    assert offered(rec)[:2] == [(2, "start", "foscarnet"), (2, "start", "cidofovir")]
+    assert [o.role for o in rec.options[:2]] == ["do", "alternative"]
     # FAQ11 (D-II): IVIG is not recommended for GI disease.
     assert "faq11-ivig-gi-disease" in {advice.statement for advice in rec.advice}
 
@@ -68,8 +74,11 @@ def test_row3_ul54_foscarnet_ganciclovir_switches_to_cidofovir() -> None:
     """Table 4 row 3: UL54 with foscarnet and ganciclovir resistance -> cidofovir first, adjuncts (FAQ12, C-III)."""
     rec = case("row3-ul54-foscarnet-ganciclovir")
     assert rec.table4_rows == (3,)
-    assert offered(rec)[0] == (3, "switch", "cidofovir")
-    assert {"artesunate", "leflunomide"} <= {option.therapy for option in rec.options if option.action == "add"}
+    assert offered(rec)[0] == (3, "start", "cidofovir")
+    adjuncts = [option for option in rec.options if option.therapy in ("artesunate", "leflunomide")]
+    # FAQ12 (C-III): optional adjuncts if access to a trial or early access programme is not possible
+    assert {o.therapy for o in adjuncts} == {"artesunate", "leflunomide"}
+    assert all(o.role == "conditional" for o in adjuncts)
 
 
 def test_row4_ul54_ganciclovir_cidofovir_continues_foscarnet() -> None:
@@ -85,7 +94,8 @@ def test_row5_ul54_foscarnet_only_switches_to_standard_ganciclovir() -> None:
     rec = case("row5-ul54-foscarnet-only")
     assert rec.table4_rows == (5,)
     first = rec.options[0]
-    assert (first.action, first.therapy) == ("switch", "ganciclovir")
+    assert (first.action, first.therapy) == ("start", "ganciclovir")
+    assert [stop.therapy for stop in rec.stop] == ["foscarnet"]  # row 5: "stop foscarnet", which the UL54 mutation defeats
     assert first.regimen is not None and first.regimen.id == "ganciclovir-standard-dose"
 
 
@@ -115,7 +125,7 @@ def test_row8_refractory_without_known_resistance() -> None:
     rec = case("wild-type-refractory")
     assert rec.refractory.status == "refractory" and rec.refractory.ratio is not None and rec.refractory.ratio > 10
     assert rec.table4_rows == (8,)
-    assert offered(rec)[:2] == [(8, "optimize", "ganciclovir"), (8, "switch", "foscarnet")]
+    assert offered(rec)[:2] == [(8, "optimize", "ganciclovir"), (8, "start", "foscarnet")]
     assert rec.genotype_testing.indicated  # FAQ6 (A-III)
     # Table 3: a wild-type result may miss subpopulations below 25%.
     assert "below 25%" in rec.susceptibility["ganciclovir"].note
@@ -130,12 +140,14 @@ def test_probable_refractory_also_opens_row8() -> None:
 
 def test_mixed_ul97_and_ul54_applies_two_rows_and_keeps_foscarnet_out() -> None:
     """Table 4 rows 1 and 3 at once: UL97 M460V (high-level) and UL54 A809V (ganciclovir + foscarnet).
-    Row 1's first option, foscarnet, is defeated by A809V (Safety rule 1)."""
+    Row 3 ("± UL97 mutations") decides: cidofovir first, backed by row 1's second line too; row 1's
+    first option, foscarnet, is defeated by A809V (Safety rule 1)."""
     rec = case("mixed-ul97-ul54")
     assert rec.table4_rows == (1, 3)
     assert ("foscarnet", 1) in excluded(rec)
     assert all(option.therapy != "foscarnet" for option in rec.options)
-    assert offered(rec)[0] == (1, "switch", "cidofovir")
+    assert offered(rec)[0] == (3, "start", "cidofovir")
+    assert rec.options[0].sources == ("table4-row-3-option-1", "table4-row-1-option-2")
 
 
 def test_maribavir_resistance_mutation_excludes_maribavir() -> None:

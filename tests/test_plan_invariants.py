@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from rdflib import Graph
-from strategies import records
+from strategies import detected_mutations, records
 
 from kg_builder.decisions.decide import recommend_graph
 from kg_builder.decisions.model import Exclusion, Option, Recommendation, Stop
@@ -37,7 +37,7 @@ def recommend(record: dict[str, Any]) -> Recommendation:
 
 
 def detected(record: dict[str, Any]) -> set[str]:
-    return {m.replace(":", "_").replace("*", "stop") for t in record.get("genotype_tests", []) for m in t["mutations"]}
+    return detected_mutations(record)
 
 
 def culprits(record: dict[str, Any], therapy: str) -> list[dict[str, str]]:

@@ -44,12 +44,15 @@ def test_recommend_turtle_links_findings_to_their_sources(capsys: pytest.Capture
 def test_recommend_text_is_a_readable_report(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["recommend", str(CASE)]) == 0
     text = capsys.readouterr().out
-    headings = ("Susceptibility (Table 5)", "Refractory status (FAQ1): refractory", "Genotype testing (FAQ6)",
-                "Table 4 rows that apply: 2", "Options, in the guideline's order", "Not to offer",
-                "General advice")  # fmt: skip
+    headings = ("Plan: active resistant or refractory CMV infection", "Evidence", "Susceptibility (Table 5)",
+                "Refractory status (FAQ1): refractory", "Genotype testing (FAQ6)", "Table 4 rows that apply: 2",
+                "General advice", "not a medical device")  # fmt: skip
     for heading in headings:
         assert heading in text
-    assert "1. optimize ganciclovir 7.5-10 mg/kg every 12 h" in text
+    # The plan a clinician acts on comes first: do, then what to avoid, each with its reason.
+    assert text.index("Plan:") < text.index("Evidence") < text.index("Susceptibility")
+    assert "DO        1. optimize ganciclovir 7.5-10 mg/kg every 12 h" in text
+    assert "AVOID     letermovir" in text
 
 
 def test_recommend_rejects_a_patient_that_does_not_conform(capsys: pytest.CaptureFixture[str]) -> None:

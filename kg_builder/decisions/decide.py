@@ -450,3 +450,17 @@ def _advice(
         statement = statements[local(row["statement"])]
         excluded.append(Exclusion(therapy, None, None, (_cite(statement), *weighed[therapy]), (statement.id,)))
     return tuple(advice), tuple(excluded)
+
+
+__all__ = [
+    "graded_statements",
+    "local",
+    "prepare",
+    "recommend_graph",
+    "recommend_graphs",
+    "recommend_patient",
+    "recommend_patients",
+    "standard_regimens",
+    "table4_option_lines",
+    "thresholds",
+]

@@ -411,9 +411,8 @@ def _merge(
             else:
                 roles[candidate.therapy] = "next"
         elif kind == "access":
-            roles[candidate.therapy] = (
-                ("do" if firm else "conditional") if lead is None else ("next" if firm else "conditional")
-            )
+            # with no antiviral left, investigational access leads whatever its condition (FAQ9 C-II)
+            roles[candidate.therapy] = "do" if lead is None else ("next" if firm else "conditional")
         elif candidate.condition == "with-high-dose-ganciclovir":
             roles[candidate.therapy] = "consider"
         else:
