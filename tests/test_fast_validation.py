@@ -35,6 +35,11 @@ def test_fixture_reports_are_the_same(path: object) -> None:
     assert [(p.patient, p.findings) for p in fast.patients] == [(p.patient, p.findings) for p in reference.patients]
 
 
+# An unknown drug, an unknown reason, no reason: intolerance entries the shapes must reject.
+INTOLERANCE_FAULTS = [{"drug": "foscarnett", "reason": "nephrotoxicity"}, {"drug": "cidofovir", "reason": "rash"},
+                      {"drug": "cidofovir"}]  # fmt: skip
+
+
 def _corrupt(record: dict[str, Any], rng: random.Random) -> None:
     """Inject 0-3 faults the shapes must catch (schema checks are bypassed on purpose)."""
     faults = [
@@ -52,6 +57,7 @@ def _corrupt(record: dict[str, Any], rng: random.Random) -> None:
         lambda: record.setdefault(
             "genotype_tests", [{"date": "2025-03-01", "genes_tested": ["UL97"], "mutations": []}]
         ),
+        lambda: record.setdefault("intolerance", []).append(dict(rng.choice(INTOLERANCE_FAULTS))),
     ]
     mutation_faults = ["UL97:C892G", "UL97:A592G", "UL99:C592G", "UL54:Q9999R", "UL27:W362R", "UL56:C325Y",
                        {"mutation": "UL97:C592G", "variant_fraction": 140}, "UL97:A140V"]  # fmt: skip

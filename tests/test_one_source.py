@@ -30,8 +30,9 @@ def concepts(tables: Tables, prefix: str) -> set[str]:
         (("properties", "antivirals", "items", "properties", "intent"), "intent-"),
         (("$defs", "specimen"), "specimen-"),
         (("properties", "disease_sites", "items"), "disease-sites"),
+        (("properties", "intolerance", "items", "properties", "reason"), "intolerance-"),
     ],
-    ids=["donor", "intent", "specimen", "disease-site"],
+    ids=["donor", "intent", "specimen", "disease-site", "intolerance-reason"],
 )
 def test_the_record_vocabulary_is_the_tables(tables: Tables, schema_path: tuple[str, ...], source: str) -> None:
     node = SCHEMA
@@ -60,3 +61,22 @@ def test_a_threshold_in_a_shape_message_is_the_curated_threshold(tables: Tables,
     assert f"at least {row['value']} IU/mL" in message, f"{shape}'s message does not say {row['value']} IU/mL"
     assert f"cmvrr:{threshold} cmvrr:thresholdValue" in select, f"{shape} does not read {threshold} from the graph"
     assert not re.search(r"FILTER\(\?load < \d", select), f"{shape} compares with a number of its own"
+
+
+@pytest.mark.parametrize(
+    ("shape", "path", "source"),
+    [
+        ("AntiviralExposureShape", "exposureTherapy", "therapies"),
+        ("DrugIntoleranceShape", "intolerantTo", "therapies"),
+        ("DrugIntoleranceShape", "intoleranceReason", "intolerance-"),
+    ],
+    ids=["antiviral-drug", "intolerance-drug", "intolerance-reason"],
+)
+def test_a_vocabulary_in_a_shape_message_is_the_tables(tables: Tables, shape: str, path: str, source: str) -> None:
+    """The messages list the tokens a record may use; the tables are the source of the list."""
+    shapes = patient_shapes()
+    [constraint] = [c for c in shapes.objects(CMVRR[shape], SH.property) if shapes.value(c, SH.path) == CMVRR[path]]
+    message = str(shapes.value(constraint, SH.message))
+    curated = {row["therapy"] for row in tables["therapies"]} if source == "therapies" else concepts(tables, source)
+    named = set(re.findall(r"[a-z][a-z0-9-]*[a-z0-9]", message.split(":", 1)[-1].split("(", 1)[-1]))
+    assert curated <= named, f"{shape} {path}: the message does not name {sorted(curated - named)}"

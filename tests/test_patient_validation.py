@@ -47,6 +47,7 @@ def test_valid_fixture_conforms_without_findings(path: Path) -> None:
     ("mutation-outside-protein.json", "position 892 lies outside UL97, whose protein has 707 residues"),
     ("wrong-reference-residue.json", "UL97 has C at position 592, not A"),
     ("unknown-gene.json", "must be a CMV gene the knowledge graph knows"),
+    ("unknown-drug-in-intolerance.json", "Each intolerance names one therapy the knowledge graph knows"),
     ("negative-viral-load.json", "zero or more (not negative"),
     ("viral-load-without-date.json", "'date' is required"),
     ("viral-load-without-date-turtle.ttl", "needs the one date its specimen was taken"),

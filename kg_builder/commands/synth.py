@@ -1,5 +1,6 @@
 """Seeded synthetic patients (cmvrr synth): realistic mixes of the knowledge graph's genotypes,
-viral-load courses and disease sites, as JSON records that validate.
+viral-load courses, disease sites and now and then an intolerance of the drug being given, as
+JSON records that validate.
 
 Not real data and not an epidemiological model: the mixes are chosen to exercise every Table 4
 row, both engines and the batch path at cohort scale.
@@ -17,6 +18,14 @@ from ..patients.record import DISEASE_SITES, DONORS
 
 _START = datetime.date(2025, 1, 1)
 _ASSAYS = ["Roche cobas CMV, hospital lab", "Abbott RealTime CMV, reference lab"]
+# Unacceptable toxicities of the treatment drugs (Table 4 rows 1-2), by drug.
+_TOXICITIES = {
+    "ganciclovir": ["myelosuppression"],
+    "valganciclovir": ["myelosuppression"],
+    "foscarnet": ["nephrotoxicity", "electrolyte-disturbance"],
+    "cidofovir": ["nephrotoxicity"],
+}
+_INTOLERANCE_SHARE = 0.1
 
 
 def _day(offset: int) -> str:
@@ -26,9 +35,16 @@ def _day(offset: int) -> str:
 def synthetic_patients(count: int, seed: int = 1) -> Iterator[dict[str, Any]]:
     """``count`` patient records; the same seed gives the same patients."""
     rng = random.Random(seed)
+    # Intolerances draw from a stream of their own, so every other field of every patient is
+    # what it was before they were added (tests and benchmarks keep their patients).
+    toxicity = random.Random(f"intolerance-{seed}")
     mutations = [row for row in load_tables()["mutations"]]
     for number in range(1, count + 1):
-        yield _patient(rng, number, mutations)
+        record = _patient(rng, number, mutations)
+        if toxicity.random() < _INTOLERANCE_SHARE:
+            drug = record["antivirals"][-1]["drug"]
+            record["intolerance"] = [{"drug": drug, "reason": toxicity.choice(_TOXICITIES[drug])}]
+        yield record
 
 
 def _patient(rng: random.Random, number: int, mutations: list[dict[str, str]]) -> dict[str, Any]:

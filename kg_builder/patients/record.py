@@ -137,6 +137,16 @@ def add_record(graph: Graph, record: Mapping[str, Any]) -> Iterator[InputProblem
             add((node, CMVRR.endDate, date(course["end"])))
         if "intent" in course:
             add((node, CMVRR.hasIntent, CMVRR[f"intent-{course['intent']}"]))
+    for number, entry in enumerate(record.get("intolerance", []), start=1):
+        # Table 4 rows 1-2, "If unacceptable drug toxicity": the drug, why, and a note.
+        node = URIRef(f"{patient}/intolerance/{number}")
+        add((patient, CMVRR.hasIntolerance, node))
+        add((node, RDF.type, CMVRR.DrugIntolerance))
+        add((node, CMVRR.intolerantTo, CMVRR[entry["drug"].strip().lower()]))
+        if "reason" in entry:
+            add((node, CMVRR.intoleranceReason, CMVRR[f"intolerance-{entry['reason']}"]))
+        if "note" in entry:
+            add((node, CMVRR.intoleranceNote, string(entry["note"])))
     for number, load in enumerate(record.get("viral_loads", []), start=1):
         node = URIRef(f"{patient}/viral-load/{number}")
         add((patient, CMVRR.hasViralLoad, node))
