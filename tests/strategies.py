@@ -49,7 +49,7 @@ from kg_builder.knowledge.tables import load_tables
 from kg_builder.patients.mutations import ONE_LETTER, THREE_LETTER, parse_mutation
 from kg_builder.patients.record import DISEASE_SITES, DONORS
 
-WITH_INTOLERANCE = False
+WITH_INTOLERANCE = True
 """Emit the proposed ``intolerance`` list (plan-spec R0.6). The field is being added on another
 branch; while this is False the key is never emitted. Read at draw time, so a test may set it."""
 

@@ -124,7 +124,9 @@ def test_safety_invariants(record: dict[str, Any]) -> None:
     tested = {gene for t in record.get("genotype_tests", []) for gene in t["genes_tested"]}
 
     for option in rec.options:
-        assert option.reasons and option.reasons[0].startswith("Table 4 row"), option
+        # Safety rule 5: every option names its source: a Table 4 row, or FAQ9 where no row applies
+        sources = ("Table 4 row", "derived", "no antiviral", "unacceptable drug toxicity recorded")
+        assert option.reasons and option.reasons[0].startswith(sources), option
         assert option.therapy != "letermovir"  # FAQ9 (D-III): no letermovir monotherapy
         culprits = defeating(record, option.therapy)
         if culprits:
@@ -134,6 +136,8 @@ def test_safety_invariants(record: dict[str, Any]) -> None:
             assert any(reason.startswith("prescribed despite") for reason in option.reasons)
             if option.row == 2:
                 assert all(row["gene"] == "UL97" and row["gcv_level"] == "low" for row in culprits)
+            elif option.therapy == "ganciclovir":  # row 6's high dose: UL54, and low-level UL97 as in row 2
+                assert all(row["gene"] == "UL54" or row["gcv_level"] == "low" for row in culprits)
             else:
                 assert all(row["gene"] == "UL54" for row in culprits)
         if option.therapy == "maribavir":

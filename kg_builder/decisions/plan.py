@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import cast
 
 from ..terms import CMVRR
@@ -166,7 +166,8 @@ def build_plan(
         standing.append(_growth_factor(statements))
     options = _merge(standing, candidates, context, defeated, statements)
     if not any(option.therapy in APPROVED or option.action == "seek-access" for option in options):
-        options = (*options, _consult(statements, len(options) + 1))
+        consult = _consult(statements, 1)
+        options = (consult, *(replace(option, rank=option.rank + 1) for option in options))
         notes.append("No antiviral or investigational agent that the guideline supports is left for this patient.")
     offered = {option.therapy for option in options}
     excluded = _excluded([*candidates, *_defeated_candidates(defeated)], offered)
@@ -481,6 +482,11 @@ def _option(
     condition = candidate.condition
     if role == "conditional" and condition is None and _kind(candidate) == "adjunct":
         condition = "trial-or-access-not-possible"
+    if condition == "unacceptable-toxicity" and role != "conditional":
+        condition = None  # the record names the toxicity: the branch is firm
+        intolerant = ", ".join(f"{drug} ({why})" for drug, why in sorted(context.intolerant.items()))
+        if intolerant:
+            why.insert(0, f"unacceptable drug toxicity recorded: {intolerant}")
     return Option(
         rank=rank,
         row=candidate.row,
