@@ -95,7 +95,8 @@ def test_row5_ul54_foscarnet_only_switches_to_standard_ganciclovir() -> None:
     assert rec.table4_rows == (5,)
     first = rec.options[0]
     assert (first.action, first.therapy) == ("start", "ganciclovir")
-    assert [stop.therapy for stop in rec.stop] == ["foscarnet"]  # row 5: "stop foscarnet", which the UL54 mutation defeats
+    # row 5: "stop foscarnet", which the UL54 mutation defeats
+    assert [stop.therapy for stop in rec.stop] == ["foscarnet"]
     assert first.regimen is not None and first.regimen.id == "ganciclovir-standard-dose"
 
 

@@ -13,27 +13,17 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from rdflib import Graph
 from strategies import detected_mutations, records
+from test_safety_invariants import recommend
 
-from kg_builder.decisions.decide import recommend_graph
 from kg_builder.decisions.model import Exclusion, Option, Recommendation, Stop
 from kg_builder.knowledge.tables import RESISTANCE_DRUGS, load_tables
-from kg_builder.patients.record import add_record
 
 TABLE5 = {row["mutation"]: row for row in load_tables()["mutations"]}
 COLUMN = {drug: drug for drug in RESISTANCE_DRUGS} | {"valganciclovir": "ganciclovir"}
 CNS = {"retinitis", "encephalitis", "ventriculitis"}
 CANONICAL = {"valganciclovir": "ganciclovir"}
 EXAMPLES = int(os.environ.get("CMVRR_PLAN_EXAMPLES", "5000"))
-
-
-def recommend(record: dict[str, Any]) -> Recommendation:
-    graph = Graph()
-    problems = list(add_record(graph, record))
-    assert not problems, problems
-    [recommendation] = recommend_graph(graph, "oxigraph")
-    return recommendation
 
 
 def detected(record: dict[str, Any]) -> set[str]:
@@ -62,9 +52,15 @@ def violations(record: dict[str, Any], rec: Recommendation) -> list[str]:
         found.append("a therapy excluded twice")
     by_therapy = {option.therapy: option for option in rec.options}
     high_dose = by_therapy.get("ganciclovir")
-    high_dose_ok = high_dose is not None and high_dose.regimen is not None and high_dose.regimen.id == "ganciclovir-high-dose"
+    high_dose_ok = (
+        high_dose is not None and high_dose.regimen is not None and high_dose.regimen.id == "ganciclovir-high-dose"
+    )
     row6 = [o for o in rec.options if "table4-row-6-option-1" in o.sources or "table4-row-6-option-2" in o.sources]
-    row6_parts = {o.therapy for o in row6 if o.role == "do" and ({"table4-row-6-option-1", "table4-row-6-option-2"} & set(o.sources))}
+    row6_parts = {
+        o.therapy
+        for o in row6
+        if o.role == "do" and ({"table4-row-6-option-1", "table4-row-6-option-2"} & set(o.sources))
+    }
     if row6_parts and row6_parts != {"foscarnet", "ganciclovir"}:
         found.append(f"row 6's combination without its partner: {row6_parts}")
     if "filgrastim" in offered and not high_dose_ok:
@@ -93,11 +89,19 @@ def violations(record: dict[str, Any], rec: Recommendation) -> list[str]:
                 allowed = False
             if not allowed or not any(reason.startswith("prescribed despite") for reason in option.reasons):
                 found.append(f"{option.therapy} offered against {sorted(r['mutation'] for r in bad)} (Safety rule 1)")
-        if option.therapy == "maribavir" and (set(record.get("disease_sites", [])) & CNS or culprits(record, "maribavir")):
+        if option.therapy == "maribavir" and (
+            set(record.get("disease_sites", [])) & CNS or culprits(record, "maribavir")
+        ):
             found.append("maribavir with CNS disease or maribavir resistance (FAQ24)")
     for stop in rec.stop:
         if CANONICAL.get(stop.therapy, stop.therapy) not in on:
             found.append(f"stop {stop.therapy}, which the patient is not on")
+    excluded = {exclusion.therapy for exclusion in rec.excluded}
+    for advice in rec.advice:
+        favoured = set(advice.about) if advice.polarity in ("for", "optional") else set()
+        # a drug the plan offers despite resistance (rows 2 and 6) may be advised on, no other defeated drug
+        if favoured & excluded or any(culprits(record, therapy) for therapy in favoured - offered):
+            found.append(f"advice in favour of an excluded or defeated drug: {advice.statement}")
     for exclusion in rec.excluded:
         if not exclusion.reasons:
             found.append(f"{exclusion.therapy} excluded without a reason")
@@ -109,7 +113,8 @@ def violations(record: dict[str, Any], rec: Recommendation) -> list[str]:
     defeated = {drug for drug in ("ganciclovir", "foscarnet") if culprits(record, drug)}
     for note in rec.plan_notes:
         if note.startswith("Secondary prophylaxis") and (
-            ("ganciclovir" in defeated and "valganciclovir" in note) or ("foscarnet" in defeated and "foscarnet if" in note)
+            ("ganciclovir" in defeated and "valganciclovir" in note)
+            or ("foscarnet" in defeated and "foscarnet if" in note)
         ):
             found.append(f"secondary prophylaxis names a defeated drug: {note}")
         if note.startswith("Secondary prophylaxis") and "letermovir (" in note:
@@ -135,13 +140,20 @@ ROW6 = {
     "id": "BROKEN",
     "age_years": 50,
     "disease_sites": [],
-    "antivirals": [{"drug": "foscarnet", "dose_mg_per_kg": 90, "interval_h": 12, "start": "2025-03-20", "intent": "treatment"}],
+    "antivirals": [
+        {"drug": "foscarnet", "dose_mg_per_kg": 90, "interval_h": 12, "start": "2025-03-20", "intent": "treatment"}
+    ],
     "viral_loads": [
         {"date": "2025-03-18", "iu_per_ml": 2500, "specimen": "plasma", "assay": "A"},
         {"date": "2025-04-03", "iu_per_ml": 48000, "specimen": "plasma", "assay": "A"},
     ],
     "genotype_tests": [
-        {"date": "2025-04-03", "specimen": "plasma", "genes_tested": ["UL97", "UL54"], "mutations": ["UL54:D588N", "UL97:C592G"]}
+        {
+            "date": "2025-04-03",
+            "specimen": "plasma",
+            "genes_tested": ["UL97", "UL54"],
+            "mutations": ["UL54:D588N", "UL97:C592G"],
+        }
     ],
     "host_factors": {"steroid_mg_per_kg_per_day": 0.2},
 }
@@ -170,12 +182,17 @@ BROKEN = {
         r, options=tuple(replace(o, action="start") if o.therapy == "foscarnet" else o for o in r.options)
     ),
     "letermovir offered": lambda r: replace(r, options=(*r.options, replace(r.options[-1], therapy="letermovir"))),
-    "cidofovir offered against": lambda r: replace(r, options=(*r.options, replace(r.options[-1], therapy="cidofovir", row=3))),
+    "cidofovir offered against": lambda r: replace(
+        r, options=(*r.options, replace(r.options[-1], therapy="cidofovir", row=3))
+    ),
     "maribavir with CNS disease": lambda r: r,  # set by the record below
     "stop cidofovir, which the patient is not on": lambda r: replace(r, stop=(Stop("cidofovir", ("x",)),)),
     "excluded without a reason": lambda r: replace(r, excluded=(replace(r.excluded[0], reasons=()),)),
     "without a firm option": lambda r: replace(r, options=tuple(replace(o, role="next") for o in r.options)),
     "a treatment plan in state controlled": lambda r: replace(r, infection_state="controlled"),
+    "advice in favour of an excluded or defeated drug": lambda r: replace(
+        r, advice=(*r.advice, replace(r.advice[0], polarity="for", about=("letermovir",)))
+    ),
     "secondary prophylaxis names a defeated drug": lambda r: replace(
         r, plan_notes=("Secondary prophylaxis (FAQ14): valganciclovir (oral)",)
     ),

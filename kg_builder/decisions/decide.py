@@ -95,13 +95,18 @@ def recommend_graphs(
         engine.close()
 
 
-@cache
-def graded_statements(engine_name: str) -> dict[str, Statement]:
+def _knowledge_rows(engine_name: str, query: str) -> list[Row]:
+    """A packaged query over the knowledge graph alone (no patient input)."""
     engine: Engine = ENGINES[engine_name]({})
     try:
-        rows = engine.select(query_text("statement-details"), {})
+        return engine.select(query_text(query), {})
     finally:
         engine.close()
+
+
+@cache
+def graded_statements(engine_name: str) -> dict[str, Statement]:
+    rows = _knowledge_rows(engine_name, "statement-details")
     grouped: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
         grouped[local(row["statement"])].append(row)
@@ -122,11 +127,7 @@ def graded_statements(engine_name: str) -> dict[str, Statement]:
 @cache
 def thresholds(engine_name: str) -> dict[str, str]:
     """The guideline's thresholds (FAQ6, Table 3) as reason texts show them: "1000 IU/mL"."""
-    engine: Engine = ENGINES[engine_name]({})
-    try:
-        rows = engine.select(query_text("thresholds"), {})
-    finally:
-        engine.close()
+    rows = _knowledge_rows(engine_name, "thresholds")
     shown = {local(row["threshold"]): f"{number_text(str(row['value']))} {row['unit']}" for row in rows}
     return {key: text.replace(" %", "%") for key, text in shown.items()}
 
@@ -147,11 +148,7 @@ def standard_regimens(engine_name: str) -> dict[str, Regimen]:
 @cache
 def table4_option_lines(engine_name: str) -> dict[str, tuple[Row, ...]]:
     """Every Table 4 row's option lines (options.rq with ?row unbound): knowledge only, so once."""
-    engine: Engine = ENGINES[engine_name]({})
-    try:
-        rows = engine.select(query_text("options"), {})
-    finally:
-        engine.close()
+    rows = _knowledge_rows(engine_name, "options")
     grouped: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
         grouped[str(row["row"])].append(row)
@@ -436,7 +433,9 @@ def _advice(
     for row in shown:
         statement = statements[local(row["statement"])]
         about = set(statement.about)
-        conflict = next((therapy for therapy in sorted(about & set(excluded_by)) if statement.polarity == "for"), None)
+        conflict = next(
+            (x for x in sorted(about & set(excluded_by)) if statement.polarity in ("for", "optional")), None
+        )
         if conflict:
             weighed[conflict].append(f"weighed: {_cite(statement)}")
             continue
@@ -444,7 +443,15 @@ def _advice(
             sorted(local(r["condition"]).removeprefix("applies-") for r in by_advice[str(row["advice"])])
         )
         advice.append(
-            Advice(statement.id, statement.grade, statement.polarity, statement.text, condition, statement.references)
+            Advice(
+                statement.id,
+                statement.grade,
+                statement.polarity,
+                statement.text,
+                condition,
+                statement.references,
+                statement.about,
+            )
         )
     for therapy, row in excluded_by.items():
         statement = statements[local(row["statement"])]

@@ -127,6 +127,7 @@ class Advice:
     text: str
     condition: str
     references: tuple[int, ...]
+    about: tuple[str, ...] = ()  # the therapies the statement is about
 
 
 @dataclass(frozen=True)
