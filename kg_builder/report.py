@@ -12,7 +12,7 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import PROV, RDF, RDFS, XSD
 
 from .checks.findings import FileReport
-from .decisions.model import Option, Recommendation
+from .decisions.model import Option, Recommendation, RefractoryStatus
 from .terms import CMV_ONTOLOGY, CMVRR, named_patient
 
 _MARK = {"Violation": "x", "Warning": "!", "Info": "i"}
@@ -76,6 +76,19 @@ def asdict(value: Any) -> Any:
     return value
 
 
+def _course_dict(course: RefractoryStatus) -> dict[str, Any]:
+    return {
+        "drug": course.course_drug,
+        "start": course.course_start,
+        "status": course.status,
+        "reason": course.reason,
+        "baseline": asdict(course.baseline) if course.baseline else None,
+        "follow_up": asdict(course.follow_up) if course.follow_up else None,
+        "ratio": course.ratio,
+        "failed_to_decline_1_log10": course.failed_to_decline,
+    }
+
+
 def recommendation_dict(rec: Recommendation) -> dict[str, Any]:
     """The JSON shape of a recommendation (README, JSON output): stable keys, therapy names as the knowledge graph's."""
     refractory = rec.refractory
@@ -93,6 +106,7 @@ def recommendation_dict(rec: Recommendation) -> dict[str, Any]:
                 "ratio": refractory.ratio,
                 "failed_to_decline_1_log10": refractory.failed_to_decline,
             },
+            "courses": [_course_dict(course) for course in rec.courses],
         },
         "genotype_testing": asdict(rec.genotype_testing),
         "table4_rows": list(rec.table4_rows),

@@ -53,6 +53,32 @@ def test_the_plan_is_the_one_a_clinician_reads_in_the_guideline(case: dict[str, 
     assert sorted(exclusion.therapy for exclusion in recommendation.excluded) == case["avoid"], why
 
 
+TIMELINE = [case for case in EXPECTED if "courses" in case]
+# The worked cases' words for FAQ1's third status (a falling load) are this package's "neither".
+FALLING = {"responding": "neither", "declining-1-log-or-less": "neither"}
+
+
+@pytest.mark.parametrize("case", TIMELINE, ids=[case["file"] for case in TIMELINE])
+def test_every_treatment_course_is_judged_on_its_own(case: dict[str, Any]) -> None:
+    """FAQ1 per course: a bounded baseline (7 days before to 3 after the start), the same specimen
+    type and assay, at least 14 days, the guideline's treatment dose; the plan's failing drugs
+    are every course's, not only the latest's."""
+    recommendation = plan_of(case)
+    judged = [
+        (course.course_drug, course.course_start, course.status if course.status != "not-assessable" else course.reason)
+        for course in recommendation.courses
+    ]
+    expected = [
+        (
+            c["drug"],
+            c["start"],
+            FALLING.get(c["status"], c["status"]) if c["status"] != "not-assessable" else c["reason"],
+        )
+        for c in case["courses"]
+    ]
+    assert judged == expected, f"{case['title']}: {case['situation']} Guideline: {case['guideline']}"
+
+
 @pytest.mark.parametrize("case", EXPECTED, ids=[case["file"] for case in EXPECTED])
 def test_both_engines_give_the_same_plan(case: dict[str, Any]) -> None:
     assert plan_of(case, "rdflib") == plan_of(case, "oxigraph")

@@ -194,18 +194,20 @@ def recommend_patients(
     uncertain = {key: _uncertain(rows) for key, rows in _run(engine, "uncertain-mutations", patients).items()}
     genes = _run(engine, "drug-genes", patients)
     statuses = _run(engine, "susceptibility", patients)
-    refractory = {key: _refractory(rows) for key, rows in _run(engine, "refractory", patients).items()}
+    courses_of = {key: _courses(rows) for key, rows in _run(engine, "refractory", patients).items()}
+    refractory = {key: _refractory(courses) for key, courses in courses_of.items()}
     testing_inputs: dict[str, dict[str, Node]] = {}
-    for key, status in refractory.items():
-        trigger = status.follow_up.date if status.failed_to_decline and status.follow_up else None
-        testing_inputs[key] = {"failedToDecline": Literal(status.failed_to_decline),
-                               "triggerDay": Literal(_day_number(trigger))}  # fmt: skip
+    for key, judged in courses_of.items():
+        failed, trigger = _testing_trigger(judged)
+        testing_inputs[key] = {"failedToDecline": Literal(failed), "triggerDay": Literal(_day_number(trigger))}
     testing = _run(engine, "genotype-testing", patients, testing_inputs)
-    refractory_now = {key: {"refractory": Literal(status.status in ("refractory", "probable-refractory"))}
-                      for key, status in refractory.items()}  # fmt: skip
+    refractory_now = {
+        key: {"refractory": Literal(any(c.status in ("refractory", "probable-refractory") for c in judged))}
+        for key, judged in courses_of.items()
+    }
     table4 = _run(engine, "table4-rows", patients, refractory_now)
     exclusions = _run(engine, "exclusions", patients)
-    courses = _run(engine, "current-courses", patients)
+    current = _run(engine, "current-courses", patients)
     states = _run(engine, "infection-state", patients)
     advice_rows = _run(engine, "advice", patients)
     lines = table4_option_lines(engine.name)
@@ -215,7 +217,7 @@ def recommend_patients(
         key = str(patient)
         name = patient_name(key)
         [state] = states[key]
-        context = _context(state, courses[key], refractory[key])
+        context = _context(state, current[key], courses_of[key])
         precedence = {row: str(group[0]["precedence"]) for row, group in lines.items()}
         applying = [{**row, "precedence": precedence[str(row["row"])]} for row in table4[key]]
         plan = build_plan(applying, lines, exclusions[key], findings[key], context, statements, regimens)
@@ -227,6 +229,7 @@ def recommend_patients(
                 susceptibility=_susceptibility(statuses[key], genes[key], findings[key], uncertain[key]),
                 uncertain_mutations=uncertain[key],
                 refractory=refractory[key],
+                courses=courses_of[key],
                 genotype_testing=_genotype_testing(testing[key], statements, limits),
                 # rows apply to active R/R infection only (the plan notes any that are held back)
                 table4_rows=tuple(int(str(row["rowNumber"])) for row in table4[key]) if plan.state == "active" else (),
@@ -242,13 +245,15 @@ def recommend_patients(
     return recommendations
 
 
-def _context(state: Row, courses: list[Row], refractory: RefractoryStatus) -> PatientContext:
-    failing = None
-    note = ""
-    if refractory.status in ("refractory", "probable-refractory") and refractory.course_drug:
-        failing = canonical(refractory.course_drug)
-        status = refractory.status.replace("-", " ")
-        note = f"{status} on {refractory.course_drug} (course from {refractory.course_start})"
+def _context(state: Row, courses: list[Row], judged: tuple[RefractoryStatus, ...]) -> PatientContext:
+    # Every drug a course was refractory or probably refractory on, latest course last: the plan
+    # never switches back to one (FAQ1). [safe] Earlier episodes count too (docs/architecture.md).
+    failing = {
+        canonical(course.course_drug): f"{course.status.replace('-', ' ')} on {course.course_drug} "
+        f"(course from {course.course_start})"
+        for course in judged
+        if course.status in ("refractory", "probable-refractory") and course.course_drug
+    }
     return PatientContext(
         state=str(state["state"]),
         current=tuple(local(row["therapy"]) for row in courses if row["kind"] == "current"),
@@ -263,8 +268,7 @@ def _context(state: Row, courses: list[Row], refractory: RefractoryStatus) -> Pa
             if row["kind"] == "intolerance"
         },
         failing=failing,
-        failing_note=note,
-        refractory=failing is not None,
+        refractory=bool(failing),
         cns_disease=state["cnsDisease"] == "true",
         age=_number(state["age"]),
         steroid_mg_per_kg=_number(state["steroid"]),
@@ -365,11 +369,7 @@ def _measurement(row: Row, prefix: str) -> Measurement | None:
     return Measurement(_date(row[f"{prefix}Day"]), _number(row[f"{prefix}Load"]), row[f"{prefix}Assay"])
 
 
-def _refractory(rows: list[Row]) -> RefractoryStatus:
-    """The latest treatment course decides (FAQ1 judges the course being given)."""
-    if not rows:
-        return RefractoryStatus("not-assessable", "no-treatment-course", None, None, None, None, None, False)
-    row = max(rows, key=lambda r: (int(str(r["startDay"])), str(r["course"])))
+def _course_status(row: Row) -> RefractoryStatus:
     return RefractoryStatus(
         status=cast(RefractoryLabel, str(row["status"])),
         reason=row["reason"],
@@ -381,6 +381,31 @@ def _refractory(rows: list[Row]) -> RefractoryStatus:
         failed_to_decline=row["failedToDecline"] == "true",
         evidence_nodes=tuple(str(row[key]) for key in ("baseline", "followUp") if row[key]),
     )
+
+
+def _courses(rows: list[Row]) -> tuple[RefractoryStatus, ...]:
+    """Every treatment course judged on its own (FAQ1), in the order they started."""
+    ordered = sorted(rows, key=lambda r: (int(str(r["startDay"])), str(r["course"])))
+    return tuple(_course_status(row) for row in ordered)
+
+
+def _refractory(courses: tuple[RefractoryStatus, ...]) -> RefractoryStatus:
+    """The status the record rests on: the most recent course that could be judged (a switch to a
+    new drug, too early to judge, must not hide the refractory course before it); without one,
+    the latest course with the reason it cannot be judged."""
+    if not courses:
+        return RefractoryStatus("not-assessable", "no-treatment-course", None, None, None, None, None, False)
+    judged = [course for course in courses if course.status != "not-assessable"]
+    return judged[-1] if judged else courses[-1]
+
+
+def _testing_trigger(courses: tuple[RefractoryStatus, ...]) -> tuple[bool, str | None]:
+    """FAQ6's trigger persists: any course whose load failed to decline by more than 1 log10, dated
+    by the latest such follow-up; genotype-testing.rq keeps it until a test on or after that day."""
+    failed = [course for course in courses if course.failed_to_decline and course.follow_up]
+    if not failed:
+        return False, None
+    return True, max(str(course.follow_up.date) for course in failed if course.follow_up)
 
 
 def _genotype_testing(rows: list[Row], statements: dict[str, Statement], limits: dict[str, str]) -> GenotypeTesting:

@@ -145,6 +145,7 @@ class Recommendation:
     advice: tuple[Advice, ...]
     warnings: tuple[str, ...] = field(default=())
     infection_state: InfectionState = "not-rr"
+    courses: tuple[RefractoryStatus, ...] = ()  # every treatment course judged on its own (FAQ1)
     stop: tuple[Stop, ...] = ()
     plan_notes: tuple[str, ...] = ()
 

@@ -64,8 +64,8 @@ class PatientContext:
     current: tuple[str, ...] = ()  # therapies of courses without an end date, as recorded
     secondary_prophylaxis: tuple[str, ...] = ()  # current courses given as secondary prophylaxis
     intolerant: Mapping[str, str] = field(default_factory=dict)  # canonical therapy -> reason
-    failing: str | None = None  # canonical drug of the course refractoriness was found on
-    failing_note: str = ""  # "refractory on ganciclovir (course from 2025-03-20)"
+    # canonical drug of each course refractoriness was found on -> "refractory on ganciclovir (course from ...)"
+    failing: Mapping[str, str] = field(default_factory=dict)
     refractory: bool = False
     cns_disease: bool = False
     age: float | None = None
@@ -170,7 +170,7 @@ def build_plan(
         options = (consult, *(replace(option, rank=option.rank + 1) for option in options))
         notes.append("No antiviral or investigational agent that the guideline supports is left for this patient.")
     offered = {option.therapy for option in options}
-    excluded = _excluded([*candidates, *_defeated_candidates(defeated)], offered)
+    excluded = _excluded([*candidates, *_defeated_candidates(defeated), *_failing_candidates(context)], offered)
     stop = _stops(context, offered, defeated, statements)
     notes += _combination_notes(options, statements)
     return Plan(options, excluded, stop, (*notes, *caveats), "active")
@@ -255,8 +255,8 @@ def _apply_context(candidates: list[_Candidate], context: PatientContext) -> Non
             candidate.falls.append(f"unacceptable toxicity recorded ({context.intolerant[therapy]})")
         # Never switch to (or seek access to) the drug the patient is failing; a row's own
         # "continue", "optimize" or "add" of it is written for exactly that patient (rows 2, 4, 6, 8).
-        if therapy == context.failing and candidate.action in ("switch", "seek-access"):
-            candidate.falls.append(f"the infection is {context.failing_note}")
+        if therapy in context.failing and candidate.action in ("switch", "seek-access"):
+            candidate.falls.append(f"the infection is {context.failing[therapy]}")
 
 
 def _apply_partners(candidates: list[_Candidate]) -> None:
@@ -332,6 +332,28 @@ def _defeated_candidates(defeated: Mapping[str, list[str]]) -> list[_Candidate]:
         )
         for therapy, mutations in sorted(defeated.items())
         if therapy in (*APPROVED, "maribavir")
+    ]
+
+
+def _failing_candidates(context: PatientContext) -> list[_Candidate]:
+    """Every drug a course was refractory on: never switched back to (FAQ1), listed once."""
+    return [
+        _Candidate(
+            line={},
+            option="table5",
+            row=None,
+            therapy=therapy,
+            action="switch",
+            modality="next",
+            regimen=None,
+            condition=None,
+            together=None,
+            statements=(),
+            wording="",
+            row_label="",
+            falls=[f"the infection is {note}"],
+        )
+        for therapy, note in sorted(context.failing.items())
     ]
 
 
@@ -579,8 +601,8 @@ def _stops(
         reasons = []
         if defeated.get(drug):
             reasons.append(f"{confer(defeated[drug])} (Table 5)")
-        if drug == context.failing:
-            reasons.append(f"the infection is {context.failing_note}")
+        if drug in context.failing:
+            reasons.append(f"the infection is {context.failing[drug]}")
         if drug in context.intolerant:
             reasons.append(f"unacceptable toxicity recorded ({context.intolerant[drug]})")
         if drug == "letermovir":

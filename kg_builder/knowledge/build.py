@@ -186,6 +186,7 @@ def add_regimens(b: _Builder, tables: Tables) -> None:
         b.optional(regimen, CMVRR.doseMg, row["dose_mg"], decimal)
         b.add(regimen, CMVRR.intervalHours, decimal(row["interval_h"]))
         b.add(regimen, CMVRR.hasRoute, CMVRR[f"route-{row['route']}"])
+        b.add(regimen, CMVRR.isTreatmentMinimum, boolean(row["treatment_minimum"]))
         b.provenance(regimen, row)
 
 

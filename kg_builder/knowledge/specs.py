@@ -126,6 +126,8 @@ SPECS: dict[str, TableSpec] = {
                 _c("dose_mg", "decimal"),
                 _c("interval_h", "decimal", True),
                 _c("route", "enum", True, "oral", "intravenous", "subcutaneous"),
+                # the least dose the guideline treats with: a course below it is not "appropriately dosed" (FAQ1)
+                _c("treatment_minimum", "bool", True),
                 *_PROVENANCE,
             ),
             key="regimen",
