@@ -79,6 +79,4 @@ def test_every_treatment_course_is_judged_on_its_own(case: dict[str, Any]) -> No
     assert judged == expected, f"{case['title']}: {case['situation']} Guideline: {case['guideline']}"
 
 
-@pytest.mark.parametrize("case", EXPECTED, ids=[case["file"] for case in EXPECTED])
-def test_both_engines_give_the_same_plan(case: dict[str, Any]) -> None:
-    assert plan_of(case, "rdflib") == plan_of(case, "oxigraph")
+# Both engines give the same plan for every case: tests/test_decisions.py::test_engines_agree_on_every_case.

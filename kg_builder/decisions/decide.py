@@ -270,6 +270,7 @@ def _context(state: Row, courses: list[Row], judged: tuple[RefractoryStatus, ...
         failing=failing,
         refractory=bool(failing),
         cns_disease=state["cnsDisease"] == "true",
+        letermovir_breakthrough=state["letermovirProphylaxis"] == "true" and (_number(state["latestLoad"]) or 0) > 0,
         age=_number(state["age"]),
         steroid_mg_per_kg=_number(state["steroid"]),
     )

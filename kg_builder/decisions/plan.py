@@ -68,6 +68,7 @@ class PatientContext:
     failing: Mapping[str, str] = field(default_factory=dict)
     refractory: bool = False
     cns_disease: bool = False
+    letermovir_breakthrough: bool = False  # a detectable load while on letermovir prophylaxis
     age: float | None = None
     steroid_mg_per_kg: float | None = None
 
@@ -141,6 +142,13 @@ def build_plan(
     if context.state == "prophylaxis-low-level" and not (context.on & set(defeated)):
         return Plan((), (), (), (*_prophylaxis_notes(statements), *caveats, *held), "prophylaxis-low-level")
     if not rr:
+        if context.letermovir_breakthrough:
+            caveats.insert(
+                0,
+                "Viral-load breakthrough on letermovir prophylaxis: send UL56, UL89 and UL51 (and UL97, UL54) for "
+                "genotyping (Table 3; UL56 needs at least 100 IU/mL) and consult an infectious diseases specialist; "
+                "pre-emptive treatment follows local practice, which this guideline does not cover",
+            )
         return Plan((), (), (), tuple(caveats), "not-rr")
     candidates = _candidates(rows, lines)
     _apply_exclusions(candidates, exclusions, statements)
@@ -231,9 +239,6 @@ def _apply_exclusions(
     for candidate in candidates:
         for exclusion in by_key.get((candidate.option, candidate.therapy), []):
             reason, detail = exclusion["reason"], local(exclusion["detail"])
-            if reason == "not-on-ganciclovir":
-                candidate.silent = True  # row 8 optimizes a current ganciclovir course: no contraindication
-                continue
             candidate.sources += [candidate.option, local(exclusion["source"])]
             if reason == "resistance":
                 name = detail.replace("_", " ").replace("stop", "*")
@@ -251,6 +256,8 @@ def _apply_context(candidates: list[_Candidate], context: PatientContext) -> Non
     """The patient's failing drug and intolerances (Table 4 rows 1-2: "unacceptable drug toxicity")."""
     for candidate in candidates:
         therapy = canonical(candidate.therapy)
+        if candidate.condition == "on-ganciclovir" and "ganciclovir" not in context.on:
+            candidate.silent = True  # row 8 optimizes a current (val)ganciclovir course: no contraindication
         if therapy in context.intolerant:
             candidate.falls.append(f"unacceptable toxicity recorded ({context.intolerant[therapy]})")
         # Never switch to (or seek access to) the drug the patient is failing; a row's own
@@ -331,7 +338,7 @@ def _defeated_candidates(defeated: Mapping[str, list[str]]) -> list[_Candidate]:
             falls=[f"{confer(mutations)} (Table 5)"],
         )
         for therapy, mutations in sorted(defeated.items())
-        if therapy in (*APPROVED, "maribavir")
+        if therapy in (*APPROVED, "maribavir", "letermovir")
     ]
 
 
@@ -500,6 +507,13 @@ def _option(
         )
     if candidate.therapy == "cmv-specific-t-cells":
         why.append(_t_cell_caveat(context))
+    failing = context.failing.get(canonical(candidate.therapy))
+    if failing and candidate.action in ("continue", "optimize", "add"):
+        why.append(
+            f"caution: the infection is {failing}; Table 4 row {candidate.row} keeps it for this resistance "
+            "pattern, so check the dose and consult an infectious diseases specialist (FAQ9 A-III); resistant "
+            "subpopulations below 25% may be missed by genotyping (Table 3)"
+        )
     why += [_cite(statements[key]) for key in cited]
     condition = candidate.condition
     if role == "conditional" and condition is None and _kind(candidate) == "adjunct":
@@ -575,9 +589,11 @@ def _excluded(candidates: Sequence[_Candidate], offered: set[str]) -> tuple[Excl
     for candidate in candidates:
         if not candidate.falls or candidate.therapy in offered:
             continue
-        if candidate.option == "table5" and candidate.therapy in reasons:
-            continue  # a row's own exclusion of the drug names the mutations already
-        reasons[candidate.therapy] += candidate.falls
+        known = reasons[candidate.therapy]
+        named = candidate.option == "table5" and any("resistance (" in reason for reason in known)
+        known += [
+            reason for reason in candidate.falls if reason not in known and not (named and "resistance (" in reason)
+        ]
         sources[candidate.therapy] |= {s for s in candidate.sources if s}
         regimen.setdefault(candidate.therapy, candidate.regimen.id if candidate.regimen else None)
         row.setdefault(candidate.therapy, candidate.row)
@@ -611,6 +627,13 @@ def _stops(
             if drug not in APPROVED and drug not in ("maribavir",):
                 continue
             reasons.append("replaced by the plan's first option")
+        if drug in APPROVED and not offered & set(APPROVED):
+            # [safe] no antiviral the guideline supports replaces it: the guideline gives no bridge
+            reasons.append(
+                "no antiviral the guideline supports replaces it: stop it when the next therapy (investigational "
+                f"access, or the infectious diseases specialist's choice) starts, not before "
+                f"({_cite(statements['faq9-id-consultation'])})"
+            )
         stops.append(Stop(therapy, (*reasons, switch), ("faq9-switch-drug-class",)))
     return tuple(stops)
 
@@ -645,9 +668,14 @@ def _controlled_notes(defeated: Mapping[str, list[str]], statements: Mapping[str
     ]
     if defeated:
         resistant = ", ".join(sorted(defeated))
+        persist = (
+            " canonical UL97 mutations may persist;"
+            if any(m.startswith("UL97") for ms in defeated.values() for m in ms)
+            else ""
+        )
         notes.append(
-            f"Resistance was documented to {resistant}: canonical UL97 mutations may persist; an affected agent is "
-            f"reused only on expert advice ({_cite(statements['faq15-secondary-prophylaxis-same-agent'])})"
+            f"Resistance was documented to {resistant}:{persist} an affected agent is reused only on expert advice "
+            f"({_cite(statements['faq15-secondary-prophylaxis-same-agent'])})"
         )
     return tuple(notes)
 
@@ -659,10 +687,20 @@ def _prophylaxis_caveats(
     found = []
     for therapy in context.secondary_prophylaxis:
         drug = canonical(therapy)
+        if drug == "letermovir" and defeated.get(drug):
+            found.append(
+                f"Secondary prophylaxis with letermovir although {confer(defeated[drug])} to it: do not reuse "
+                "letermovir; due to insufficient data it cannot be recommended yet for secondary prophylaxis in R/R "
+                "infections (FAQ14); consult an infectious diseases specialist"
+            )
+            continue
         if defeated.get(drug):
+            persist = (
+                "; canonical UL97 mutations may persist" if any(m.startswith("UL97") for m in defeated[drug]) else ""
+            )
             found.append(
                 f"Secondary prophylaxis with {therapy} despite documented resistance ({confer(defeated[drug])}): "
-                f"{_cite(statements['faq15-secondary-prophylaxis-same-agent'])}; canonical UL97 mutations may persist"
+                f"{_cite(statements['faq15-secondary-prophylaxis-same-agent'])}{persist}"
             )
         if drug == "letermovir" and rr:
             found.append(
