@@ -218,9 +218,7 @@ def recommend_patients(
         name = patient_name(key)
         [state] = states[key]
         context = _context(state, current[key], courses_of[key])
-        precedence = {row: str(group[0]["precedence"]) for row, group in lines.items()}
-        applying = [{**row, "precedence": precedence[str(row["row"])]} for row in table4[key]]
-        plan = build_plan(applying, lines, exclusions[key], findings[key], context, statements, regimens)
+        plan = build_plan(table4[key], lines, exclusions[key], findings[key], context, statements, regimens)
         advice, advised_exclusions = _advice(advice_rows[key], statements, _plan_conditions(plan, context))
         excluded = _merge_exclusions(plan, advised_exclusions)
         recommendations.append(
@@ -268,7 +266,6 @@ def _context(state: Row, courses: list[Row], judged: tuple[RefractoryStatus, ...
             if row["kind"] == "intolerance"
         },
         failing=failing,
-        refractory=bool(failing),
         cns_disease=state["cnsDisease"] == "true",
         letermovir_breakthrough=state["letermovirProphylaxis"] == "true" and (_number(state["latestLoad"]) or 0) > 0,
         age=_number(state["age"]),

@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import cast
 
 from ..terms import CMVRR
 from .engines import Row
@@ -66,11 +65,14 @@ class PatientContext:
     intolerant: Mapping[str, str] = field(default_factory=dict)  # canonical therapy -> reason
     # canonical drug of each course refractoriness was found on -> "refractory on ganciclovir (course from ...)"
     failing: Mapping[str, str] = field(default_factory=dict)
-    refractory: bool = False
     cns_disease: bool = False
     letermovir_breakthrough: bool = False  # a detectable load while on letermovir prophylaxis
     age: float | None = None
     steroid_mg_per_kg: float | None = None
+
+    @property
+    def refractory(self) -> bool:
+        return bool(self.failing)
 
     @property
     def on(self) -> frozenset[str]:
@@ -187,7 +189,10 @@ def build_plan(
 def _candidates(rows: Sequence[Row], lines: Mapping[str, Sequence[Row]]) -> list[_Candidate]:
     """Every therapy of every applying row's options, in merge order: the row's precedence, the
     option's rank in its row, the therapy's place in its option ("foscarnet or cidofovir")."""
-    ordered = sorted(rows, key=lambda row: (int(str(row["precedence"])), int(str(row["rowNumber"]))))
+    # options.rq carries each row's merge precedence on its option lines
+    ordered = sorted(
+        rows, key=lambda row: (int(str(lines[str(row["row"])][0]["precedence"])), int(str(row["rowNumber"])))
+    )
     found: list[_Candidate] = []
     for row in ordered:
         number = int(str(row["rowNumber"]))
@@ -318,25 +323,30 @@ def _growth_factor(statements: Mapping[str, Statement]) -> _Candidate:
     )
 
 
+def _fallen(source: str, therapy: str, reason: str) -> _Candidate:
+    """A drug no row offers that the plan must still list under "not to offer", with why."""
+    return _Candidate(
+        line={},
+        option=source,
+        row=None,
+        therapy=therapy,
+        action="switch",
+        modality="next",
+        regimen=None,
+        condition=None,
+        together=None,
+        statements=(),
+        wording="",
+        row_label="",
+        falls=[reason],
+    )
+
+
 def _defeated_candidates(defeated: Mapping[str, list[str]]) -> list[_Candidate]:
     """Every drug a detected mutation defeats, as a candidate that falls: listed under "not to
     offer" with its mutations, unless a row prescribes it despite them (then the plan offers it)."""
     return [
-        _Candidate(
-            line={},
-            option="table5",
-            row=None,
-            therapy=therapy,
-            action="switch",
-            modality="next",
-            regimen=None,
-            condition=None,
-            together=None,
-            statements=(),
-            wording="",
-            row_label="",
-            falls=[f"{confer(mutations)} (Table 5)"],
-        )
+        _fallen("table5", therapy, f"{confer(mutations)} (Table 5)")
         for therapy, mutations in sorted(defeated.items())
         if therapy in (*APPROVED, "maribavir", "letermovir")
     ]
@@ -344,24 +354,7 @@ def _defeated_candidates(defeated: Mapping[str, list[str]]) -> list[_Candidate]:
 
 def _failing_candidates(context: PatientContext) -> list[_Candidate]:
     """Every drug a course was refractory on: never switched back to (FAQ1), listed once."""
-    return [
-        _Candidate(
-            line={},
-            option="table5",
-            row=None,
-            therapy=therapy,
-            action="switch",
-            modality="next",
-            regimen=None,
-            condition=None,
-            together=None,
-            statements=(),
-            wording="",
-            row_label="",
-            falls=[f"the infection is {note}"],
-        )
-        for therapy, note in sorted(context.failing.items())
-    ]
+    return [_fallen("faq1", therapy, f"the infection is {note}") for therapy, note in sorted(context.failing.items())]
 
 
 def _kind(candidate: _Candidate) -> str:
@@ -724,8 +717,4 @@ def _prophylaxis_notes(statements: Mapping[str, Statement]) -> tuple[str, ...]:
     )
 
 
-def state_of(value: str | None) -> InfectionState:
-    return cast(InfectionState, value if value in ("active", "controlled", "prophylaxis-low-level") else "not-rr")
-
-
-__all__ = ["APPROVED", "CANONICAL", "PatientContext", "Plan", "build_plan", "canonical", "regimen_of_line", "state_of"]
+__all__ = ["APPROVED", "CANONICAL", "PatientContext", "Plan", "build_plan", "canonical", "regimen_of_line"]
