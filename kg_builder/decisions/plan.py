@@ -491,7 +491,7 @@ def _option(
         if c.row is not None:
             why.append(f"Table 4 row {c.row} ({c.row_label}), option {c.line['rank']}: {c.wording}")
     if candidate.row is None:
-        why.append(f"derived, not a Table 4 row: {candidate.wording}")
+        why.append("derived from the statement below, not from a Table 4 row")
     despite = sorted(set(defeated.get(candidate.therapy, [])))
     if despite:
         why.append(
