@@ -361,10 +361,17 @@ def _uncertain(rows: list[Row]) -> tuple[dict[str, str | float | None], ...]:
     )
 
 
+def _specimen(iri: str | None) -> str | None:
+    """cmvrr:specimen-plasma -> plasma; None for a measurement without a stated specimen."""
+    return None if iri in (None, "unspecified") else local(iri).removeprefix("specimen-")
+
+
 def _measurement(row: Row, prefix: str) -> Measurement | None:
     if row[prefix] is None:
         return None
-    return Measurement(_date(row[f"{prefix}Day"]), _number(row[f"{prefix}Load"]), row[f"{prefix}Assay"])
+    # The follow-up is of the baseline's specimen type by construction (refractory.rq).
+    specimen = _specimen(row["baselineSpecimen"])
+    return Measurement(_date(row[f"{prefix}Day"]), _number(row[f"{prefix}Load"]), row[f"{prefix}Assay"], specimen)
 
 
 def _course_status(row: Row) -> RefractoryStatus:

@@ -47,6 +47,7 @@ class Measurement:
     date: str | None
     iu_per_ml: float | None
     assay: str | None
+    specimen: str | None = None  # plasma or whole-blood; None where the record does not say
 
 
 @dataclass(frozen=True)
