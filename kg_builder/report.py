@@ -12,7 +12,7 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import PROV, RDF, RDFS, XSD
 
 from .checks.findings import FileReport
-from .decisions.model import Option, Recommendation, RefractoryStatus
+from .decisions.model import Measurement, Option, Recommendation, RefractoryStatus
 from .terms import CMV_ONTOLOGY, CMVRR, named_patient
 
 _MARK = {"Violation": "x", "Warning": "!", "Info": "i"}
@@ -86,6 +86,7 @@ def _course_dict(course: RefractoryStatus) -> dict[str, Any]:
         "follow_up": asdict(course.follow_up) if course.follow_up else None,
         "ratio": course.ratio,
         "failed_to_decline_1_log10": course.failed_to_decline,
+        "dose_checked": course.dose_checked,
     }
 
 
@@ -109,8 +110,10 @@ def recommendation_dict(rec: Recommendation) -> dict[str, Any]:
             "courses": [_course_dict(course) for course in rec.courses],
         },
         "genotype_testing": asdict(rec.genotype_testing),
+        "genotype_history": [asdict(result) for result in rec.genotype_history],
         "table4_rows": list(rec.table4_rows),
         "infection_state": rec.infection_state,
+        "infection_state_rests_on": [asdict(load) for load in rec.infection_basis],
         "stop": [asdict(stop) for stop in rec.stop],
         "options": [asdict(option) for option in rec.options],
         "excluded": [asdict(exclusion) for exclusion in rec.excluded],
@@ -173,6 +176,71 @@ def _plan_lines(rec: Recommendation) -> list[str]:
     return lines
 
 
+_REASON = {
+    "no-baseline": "no viral load near the start",
+    "stale-baseline": "no baseline near the start (7 days before to 3 after): only older loads",
+    "dose-below-guideline": "dose below the guideline's treatment dose: not appropriately dosed (FAQ1)",
+    "too-early": "too early: less than 2 weeks of therapy (FAQ1); repeat the load at 2 weeks",
+    "no-follow-up": "no load of the same specimen type after 2 weeks on this course",
+    "different-specimens": "plasma and whole blood are not comparable: repeat on the baseline's specimen type",
+    "different-assays": "different assays or laboratories (FAQ1): repeat on the baseline's assay",
+    "baseline-undetectable": "the baseline load was undetectable",
+    "no-treatment-course": "no treatment course in the record",
+}
+_VERDICT = {
+    "indicated": "send a genotype now",
+    "consult-id": "consult an infectious-diseases specialist on resistance testing (FAQ6 B-III)",
+    "repeat-when-1000": "not yet: plasma load below the threshold",
+    "done": "done",
+    "not-indicated": "not indicated now",
+}
+
+
+def _load_text(load: Measurement) -> str:
+    where = ", ".join(filter(None, (load.specimen, load.assay))) or "specimen and assay not stated"
+    return f"{load.iu_per_ml:g} IU/mL on {load.date} ({where})"
+
+
+def _course_lines(course: RefractoryStatus) -> list[str]:
+    status = course.status + (f": {_REASON.get(course.reason, course.reason)}" if course.reason else "")
+    lines = [f"  {course.course_drug} from {course.course_start}: {status}"]
+    for label, load in (("start", course.baseline), ("after 2 weeks", course.follow_up)):
+        if load:
+            lines.append(f"      {label:<14}{_load_text(load)}")
+    if course.ratio is not None:
+        # A rise across assays is not a FAQ1 rise, but it must not vanish: shown as a jump.
+        across = " across assays, not comparable" if course.reason == "different-assays" else ""
+        lines.append(f"      {'change':<14}x{course.ratio:.3g}{across} (more than 1 log10 is above x10)")
+    if not course.dose_checked and course.reason != "dose-below-guideline":
+        lines.append(f"      {'dose':<14}not checked: the guideline states no treatment dose for {course.course_drug}")
+    return lines
+
+
+def _timeline_lines(rec: Recommendation) -> list[str]:
+    """The courses each status rests on (FAQ1), the genotype verdict (FAQ6) and history (FAQ15)."""
+    ref = rec.refractory
+    lines = ["", f"Refractory status (FAQ1): {ref.status}" + (f", from the {ref.course_drug} course of {ref.course_start}" if ref.course_drug else "")]
+    for course in rec.courses:
+        lines += _course_lines(course)
+    basis = "; ".join(f"{load.iu_per_ml:g} IU/mL on {load.date}" for load in rec.infection_basis)
+    lines += ["", f"Infection state: {rec.infection_state}" + (f" (latest loads: {basis})" if basis else "")]
+    testing = rec.genotype_testing
+    since = f" (a test on or after the trigger of {testing.trigger_date})" if testing.verdict == "done" else ""
+    lines += ["", f"Genotype testing (FAQ6): {_VERDICT[testing.verdict]}{since}"]
+    lines += [f"  - {reason}" for reason in testing.reasons]
+    if rec.genotype_history:
+        lines += ["", "Genotype history"]
+    for result in rec.genotype_history:
+        load = f", {result.viral_load:g} IU/mL" if result.viral_load is not None else ""
+        lines.append(f"  {result.date} {result.specimen or 'specimen not stated'} ({', '.join(result.genes_tested)}{load})")
+        if result.note:
+            lines.append(f"      {result.note}")
+        for mutation in result.mutations:
+            fraction = f" at {mutation.variant_fraction:g}%" if mutation.variant_fraction is not None else ""
+            lines.append(f"      {mutation.mutation}{fraction}: {mutation.note}")
+    return lines
+
+
 def recommendations_text(recs: Sequence[Recommendation]) -> str:
     lines: list[str] = []
     for rec in recs:
@@ -187,20 +255,7 @@ def recommendations_text(recs: Sequence[Recommendation]) -> str:
             lines.append(
                 f"  uncertain significance: {mutation['mutation']} (reported as {mutation['reported']}): not in Table 5"
             )
-        ref = rec.refractory
-        lines += ["", f"Refractory status (FAQ1): {ref.status}" + (f" ({ref.reason})" if ref.reason else "")]
-        if ref.course_drug:
-            lines.append(f"  course: {ref.course_drug} from {ref.course_start}")
-        for label, measurement in (("at start", ref.baseline), ("after >= 2 weeks", ref.follow_up)):
-            if measurement:
-                assay = measurement.assay or "assay not stated"
-                lines.append(f"  {label}: {measurement.iu_per_ml:g} IU/mL on {measurement.date} ({assay})")
-        if ref.ratio is not None:
-            lines.append(f"  ratio {ref.ratio:.3g} (a rise of more than 1 log10 is a ratio above 10)")
-        testing = rec.genotype_testing
-        done = " (a genotype test has been done since)" if testing.indicated and testing.done else ""
-        lines += ["", f"Genotype testing (FAQ6): {'indicated' if testing.indicated else 'not indicated now'}{done}"]
-        lines += [f"  - {reason}" for reason in testing.reasons]
+        lines += _timeline_lines(rec)
         rows = ", ".join(map(str, rec.table4_rows)) or "none"
         lines += ["", f"Table 4 rows that apply: {rows}"]
         lines += ["", "General advice"]
@@ -260,8 +315,7 @@ def recommendations_graph(recs: Sequence[Recommendation]) -> Graph:
         reasons = [ref.reason] if ref.reason else []
         findings.add("refractory", "refractory-status", ref.status, ref.course_drug, ref.evidence_nodes, reasons)
         testing = rec.genotype_testing
-        verdict = ("indicated-done" if testing.done else "indicated-not-done") if testing.indicated else "not-indicated"
-        findings.add("genotype-testing", "genotype-testing", verdict, None, [], testing.reasons)
+        findings.add("genotype-testing", "genotype-testing", testing.verdict, None, [], testing.reasons)
         for number in rec.table4_rows:
             findings.add(f"table4-row/{number}", "table4-row", str(number), None, [f"table4-row-{number}"], [])
         for option in rec.options:

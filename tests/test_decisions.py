@@ -118,7 +118,9 @@ def test_row7_letermovir_resistance_switches_to_ganciclovir_or_foscarnet() -> No
     assert {option.therapy for option in rec.options} == {"ganciclovir", "foscarnet"}
     assert rec.susceptibility["letermovir"].status == "resistant"
     assert rec.susceptibility["ganciclovir"].status == "unknown"
-    assert rec.genotype_testing.indicated  # Table 3: breakthrough on letermovir, 3200 IU/mL
+    # Table 3: a breakthrough on letermovir (3200 IU/mL) calls for a genotype; it was sent that day
+    assert (rec.genotype_testing.verdict, rec.genotype_testing.trigger_date) == ("done", "2025-02-20")
+    assert not rec.genotype_testing.indicated
 
 
 def test_row8_refractory_without_known_resistance() -> None:
@@ -127,7 +129,8 @@ def test_row8_refractory_without_known_resistance() -> None:
     assert rec.refractory.status == "refractory" and rec.refractory.ratio is not None and rec.refractory.ratio > 10
     assert rec.table4_rows == (8,)
     assert offered(rec)[:2] == [(8, "optimize", "ganciclovir"), (8, "start", "foscarnet")]
-    assert rec.genotype_testing.indicated  # FAQ6 (A-III)
+    # FAQ6 (A-III): the trigger of 2025-03-17 is answered by the wild-type genotype of the same day
+    assert (rec.genotype_testing.verdict, rec.genotype_testing.trigger_date) == ("done", "2025-03-17")
     # Table 3: a wild-type result may miss subpopulations below 25%.
     assert "below 25%" in rec.susceptibility["ganciclovir"].note
 

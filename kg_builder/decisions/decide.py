@@ -22,8 +22,11 @@ from ..terms import CMVRR, date_of_day, day_number, number_text, patient_graph_i
 from .engines import ENGINES, Engine, Row, patient_ntriples, query_text, with_values
 from .model import (
     Advice,
+    DetectedMutation,
     Exclusion,
+    GenotypeResult,
     GenotypeTesting,
+    GenotypeVerdict,
     Measurement,
     Recommendation,
     RefractoryLabel,
@@ -32,6 +35,7 @@ from .model import (
     Statement,
     Susceptibility,
     SusceptibilityStatus,
+    ThresholdCheck,
 )
 from .plan import PatientContext, Plan, build_plan, canonical, regimen_of_line
 
@@ -210,6 +214,7 @@ def recommend_patients(
     current = _run(engine, "current-courses", patients)
     states = _run(engine, "infection-state", patients)
     advice_rows = _run(engine, "advice", patients)
+    history = _run(engine, "genotype-history", patients)
     lines = table4_option_lines(engine.name)
     regimens = standard_regimens(engine.name)
     recommendations = []
@@ -238,6 +243,8 @@ def recommend_patients(
                 infection_state=plan.state,
                 stop=plan.stop,
                 plan_notes=plan.notes,
+                genotype_history=_genotype_history(history[key]),
+                infection_basis=_infection_basis(state),
             )
         )
     return recommendations
@@ -270,6 +277,16 @@ def _context(state: Row, courses: list[Row], judged: tuple[RefractoryStatus, ...
         letermovir_breakthrough=state["letermovirProphylaxis"] == "true" and (_number(state["latestLoad"]) or 0) > 0,
         age=_number(state["age"]),
         steroid_mg_per_kg=_number(state["steroid"]),
+    )
+
+
+def _infection_basis(state: Row) -> tuple[Measurement, ...]:
+    """The blood or plasma loads the infection state rests on: the latest, and the one before it
+    (two consecutive undetectable loads: FAQ13)."""
+    return tuple(
+        Measurement(_date(state[f"{which}Day"]), _number(state[f"{which}Load"]), None)
+        for which in ("latest", "previous")
+        if state[f"{which}Day"] is not None
     )
 
 
@@ -384,14 +401,23 @@ def _course_status(row: Row) -> RefractoryStatus:
         follow_up=_measurement(row, "followUp"),
         ratio=_number(row["ratio"]),
         failed_to_decline=row["failedToDecline"] == "true",
+        dose_checked=row["doseChecked"] == "true",
         evidence_nodes=tuple(str(row[key]) for key in ("baseline", "followUp") if row[key]),
     )
 
 
 def _courses(rows: list[Row]) -> tuple[RefractoryStatus, ...]:
-    """Every treatment course judged on its own (FAQ1), in the order they started."""
-    ordered = sorted(rows, key=lambda r: (int(str(r["startDay"])), str(r["course"])))
-    return tuple(_course_status(row) for row in ordered)
+    """Every treatment course judged on its own (FAQ1), in the order they started. refractory.rq
+    gives a row per specimen type with a baseline; a course rests on its first: a complete
+    baseline/follow-up pair first, then plasma, whole blood, unstated (the query's ?specimenRank)."""
+    preferred: dict[str, Row] = {}
+    for row in sorted(rows, key=_course_row_order):
+        preferred.setdefault(str(row["course"]), row)
+    return tuple(_course_status(row) for row in preferred.values())
+
+
+def _course_row_order(row: Row) -> tuple[int, str, bool, int]:
+    return int(str(row["startDay"])), str(row["course"]), row["pairComplete"] != "true", int(str(row["specimenRank"]))
 
 
 def _refractory(courses: tuple[RefractoryStatus, ...]) -> RefractoryStatus:
@@ -417,31 +443,124 @@ def _genotype_testing(rows: list[Row], statements: dict[str, Statement], limits:
     [row] = rows
     minimum, ul56_minimum = limits["genotype-testing-min-viral-load"], limits["ul56-testing-min-viral-load"]
     yes = {key for key, value in row.items() if value == "true"}
+    verdict = cast(GenotypeVerdict, str(row["verdict"]))
+    threshold = cast(ThresholdCheck, str(row["threshold"]))
+    failure_day = _date(str(row["triggerDay"])) if "failedToDecline" in yes else None
+    breakthrough_day = _date(row["breakthroughDay"])
     reasons = []
-    if "failedToDecline" in yes:
+    if failure_day:
         trigger = _cite(statements["faq6-genotype-testing-viral-load-failure"])
-        reasons.append(f"viral load has not fallen by more than 1 log10 after 2 weeks of therapy ({trigger})")
-    if "letermovirBreakthrough" in yes:
         reasons.append(
-            "viral-load breakthrough on letermovir prophylaxis: send UL56, UL89 and UL51 for genotyping (Table 3)"
+            f"the viral load had not fallen by more than 1 log10 after 2 weeks of therapy on {failure_day} ({trigger})"
         )
-    if row["latestPlasmaLoad"] is not None:
-        met = "thresholdMet" in yes
-        load = _number(row["latestPlasmaLoad"]) or 0.0
-        threshold = _cite(statements["faq6-genotype-threshold-1000"])
-        side = "at or above" if met else "below"
-        reasons.append(f"latest plasma viral load {load:g} IU/mL is {side} {minimum} ({threshold})")
+    if breakthrough_day:
+        reasons.append(
+            f"viral-load breakthrough on letermovir prophylaxis from {breakthrough_day}: genotype UL56, UL89 and UL51 "
+            "(Table 3)"
+        )
+    load = _number(row["latestPlasmaLoad"])
+    threshold_statement = _cite(statements["faq6-genotype-threshold-1000"])
+    if threshold == "not-checked":
+        reasons.append(
+            f"FAQ6's {minimum} is for plasma and the record has no plasma viral load: threshold not checked; "
+            f"measure a plasma load for genotyping ({threshold_statement})"
+        )
     else:
-        reasons.append(f"no plasma viral load to judge whether genotyping is feasible (FAQ6 asks for {minimum})")
+        side = "at or above" if threshold == "met" else "below"
+        reasons.append(
+            f"latest plasma viral load {load:g} IU/mL on {_date(row['latestPlasmaDay'])} is {side} {minimum} "
+            f"({threshold_statement})"
+        )
+    if verdict == "repeat-when-1000":
+        reasons.append(f"genotype when the plasma load reaches {minimum}; the assay may fail below it (Table 3)")
     if "consultId" in yes:
         reasons.append(_cite(statements["faq6-letermovir-low-level-id-consultation"]))
-    if "letermovirBreakthrough" in yes and "ul56Feasible" not in yes:
-        reasons.append(f"UL56 letermovir resistance needs at least {ul56_minimum} to be identified (Table 3)")
-    if "cnsDisease" in yes:
-        reasons.append(f"CNS disease: test the CSF or vitreous fluid ({_cite(statements['faq6-compartment-testing'])})")
+    if breakthrough_day and verdict in ("indicated", "consult-id"):
+        if "ul56Feasible" in yes:
+            reasons.append(f"UL56 (letermovir) genotyping is possible from {ul56_minimum} (Table 3)")
+        else:
+            reasons.append(f"UL56 letermovir resistance needs at least {ul56_minimum} to be identified (Table 3)")
+    if "compartmentUntested" in yes:
+        site = local(row["untestedCnsSite"])
+        reasons.append(
+            f"CNS disease ({site}) and no genotype from its fluid yet: test the CSF or vitreous fluid where feasible "
+            f"({_cite(statements['faq6-compartment-testing'])}; {_cite(statements['faq3-local-fluid-resistance-testing'])})"
+        )
     if row["lastGenotypeDay"] is not None:
         reasons.append(f"last genotype test: {_date(row['lastGenotypeDay'])}")
-    return GenotypeTesting("indicated" in yes, tuple(reasons), "done" in yes)
+    return GenotypeTesting(
+        indicated=verdict == "indicated",
+        reasons=tuple(reasons),
+        done="done" in yes,
+        verdict=verdict,
+        threshold=threshold,
+        trigger_date=max(filter(None, (failure_day, breakthrough_day)), default=None),
+        compartment_advice="compartmentUntested" in yes,
+    )
+
+
+def _genotype_history(rows: list[Row]) -> tuple[GenotypeResult, ...]:
+    """Every genotype test, oldest first, each mutation with its fraction; a mutation that a later
+    test of its gene did not find again keeps counting (FAQ15), with the dates it was missed."""
+    tests: dict[str, list[Row]] = defaultdict(list)
+    for row in sorted(rows, key=lambda r: (int(str(r["testDay"])), str(r["test"]))):
+        tests[str(row["test"])].append(row)
+    found = {key: {str(r["mutation"]) for r in group if r["mutation"]} for key, group in tests.items()}
+    genes = {key: tuple(sorted({local(r["testedGene"]) for r in group if r["testedGene"]})) for key, group in tests.items()}
+    days = {key: int(str(group[0]["testDay"])) for key, group in tests.items()}
+    history = []
+    for key, group in tests.items():
+        mutations = []
+        for row in sorted((r for r in group if r["mutation"]), key=lambda r: str(r["mutation"])):
+            gene = local(row["gene"])
+            missed = tuple(
+                str(_date(str(days[later])))
+                for later in tests
+                if days[later] > days[key] and gene in genes[later] and str(row["mutation"]) not in found[later]
+            )
+            where = {str(_date(str(days[later]))): _specimen(tests[later][0]["specimen"]) for later in tests}
+            mutations.append(_detected(row, gene, missed, where))
+        first = group[0]
+        limit = number_text(str(first["detectionLimit"]))
+        history.append(
+            GenotypeResult(
+                date=str(_date(str(first["testDay"]))),
+                specimen=_specimen(first["specimen"]),
+                genes_tested=genes[key],
+                viral_load=_number(first["loadAtTesting"]),
+                mutations=tuple(mutations),
+                note="" if mutations else f"no mutation found; resistant subpopulations below {limit}% may be missed (Table 3)",
+            )
+        )
+    return tuple(history)
+
+
+def _detected(row: Row, gene: str, missed: tuple[str, ...], specimen_on: Mapping[str, str | None]) -> DetectedMutation:
+    name = local(row["mutation"]).replace("_", " ").replace("stop", "*")
+    fraction = _number(row["fraction"])
+    resistance = row["resistance"] == "true"
+    notes = ["confers resistance (Table 5)" if resistance else "uncertain significance: not in Table 5"]
+    if row["minority"] == "true":
+        limit = number_text(str(row["detectionLimit"]))
+        notes.append(
+            f"a minority variant ({fraction:g}%, below the {limit}% that standard assays reliably detect, Table 3): "
+            "counted all the same"
+        )
+    if missed:
+        # A later test of another compartment may simply not carry it (FAQ6: mutations may differ
+        # between plasma, vitreous and spinal fluid); either way it keeps counting.
+        later = ", ".join(f"{day} ({specimen_on[day] or 'specimen not stated'})" for day in missed)
+        notes.append(f"not found again on {later}: still counted (FAQ15: canonical UL97 mutations may persist)")
+    return DetectedMutation(
+        mutation=name,
+        gene=gene,
+        reported=row["reported"],
+        variant_fraction=fraction,
+        significance="resistance" if resistance else "uncertain",
+        minority=row["minority"] == "true",
+        not_seen_on=missed,
+        note="; ".join(notes),
+    )
 
 
 def _advice(

@@ -60,15 +60,52 @@ class RefractoryStatus:
     follow_up: Measurement | None
     ratio: float | None
     failed_to_decline: bool
+    dose_checked: bool = True  # False where the guideline states no treatment dose (foscarnet, cidofovir)
     # The measurements' IRIs, for PROV links in Turtle output; input-specific, so not compared.
     evidence_nodes: tuple[str, ...] = field(default=(), compare=False)
 
 
+# What to do about genotype testing now (genotype-testing.rq ?verdict, FAQ6 and Table 3).
+GenotypeVerdict = Literal["indicated", "consult-id", "repeat-when-1000", "done", "not-indicated"]
+# The latest plasma load against FAQ6's 1000 IU/mL; "not-checked" without a plasma load.
+ThresholdCheck = Literal["met", "below", "not-checked"]
+
+
 @dataclass(frozen=True)
 class GenotypeTesting:
-    indicated: bool
+    indicated: bool  # send a genotype now: a trigger, none done since, and a load that allows it
     reasons: tuple[str, ...]
     done: bool = False  # a genotype test on or after the day the trigger was seen
+    verdict: GenotypeVerdict = "not-indicated"
+    threshold: ThresholdCheck = "not-checked"
+    trigger_date: str | None = None  # the day the (latest) trigger was seen
+    compartment_advice: bool = False  # CNS disease and no genotype from its fluid (FAQ3, FAQ6)
+
+
+@dataclass(frozen=True)
+class DetectedMutation:
+    """One mutation a genotype test found, as the lab reported it."""
+
+    mutation: str  # the knowledge graph's name: "UL97 A594V"
+    gene: str
+    reported: str | None
+    variant_fraction: float | None  # percent of sequences, where the lab gives it
+    significance: Literal["resistance", "uncertain"]  # Table 5 resistance, or not in Table 5
+    minority: bool  # below the detection limit of standard assays (Table 3: < 25%); still counts
+    not_seen_on: tuple[str, ...] = ()  # later tests of its gene that did not find it (FAQ15: still counted)
+    note: str = ""  # what the finding means, in words (Table 3, Table 5, FAQ15)
+
+
+@dataclass(frozen=True)
+class GenotypeResult:
+    """One genotype test: when, on which specimen (compartment), what it covered and found."""
+
+    date: str
+    specimen: str | None
+    genes_tested: tuple[str, ...]
+    viral_load: float | None
+    mutations: tuple[DetectedMutation, ...]
+    note: str = ""  # for a test that found nothing: what it cannot rule out (Table 3)
 
 
 @dataclass(frozen=True)
@@ -149,12 +186,17 @@ class Recommendation:
     courses: tuple[RefractoryStatus, ...] = ()  # every treatment course judged on its own (FAQ1)
     stop: tuple[Stop, ...] = ()
     plan_notes: tuple[str, ...] = ()
+    genotype_history: tuple[GenotypeResult, ...] = ()  # every genotype test, oldest first
+    infection_basis: tuple[Measurement, ...] = ()  # the loads the infection state rests on, latest first
 
 
 __all__ = [
     "Advice",
+    "DetectedMutation",
     "Exclusion",
+    "GenotypeResult",
     "GenotypeTesting",
+    "GenotypeVerdict",
     "InfectionState",
     "Measurement",
     "Option",
@@ -167,4 +209,5 @@ __all__ = [
     "Stop",
     "Susceptibility",
     "SusceptibilityStatus",
+    "ThresholdCheck",
 ]
