@@ -219,7 +219,10 @@ def _course_lines(course: RefractoryStatus) -> list[str]:
 def _timeline_lines(rec: Recommendation) -> list[str]:
     """The courses each status rests on (FAQ1), the genotype verdict (FAQ6) and history (FAQ15)."""
     ref = rec.refractory
-    lines = ["", f"Refractory status (FAQ1): {ref.status}" + (f", from the {ref.course_drug} course of {ref.course_start}" if ref.course_drug else "")]
+    rests_on = f", from the {ref.course_drug} course of {ref.course_start}" if ref.course_drug else ""
+    if not ref.course_drug and ref.reason:
+        rests_on = f": {_REASON.get(ref.reason, ref.reason)}"
+    lines = ["", f"Refractory status (FAQ1): {ref.status}{rests_on}"]
     for course in rec.courses:
         lines += _course_lines(course)
     basis = "; ".join(f"{load.iu_per_ml:g} IU/mL on {load.date}" for load in rec.infection_basis)

@@ -167,7 +167,9 @@ def test_cns_disease_excludes_maribavir_and_asks_for_compartment_testing() -> No
     rec = case("cns-retinitis")
     assert "maribavir" not in {option.therapy for option in rec.options}
     assert ("maribavir", 1) in excluded(rec)
-    assert any("CSF or vitreous" in reason for reason in rec.genotype_testing.reasons)
+    # Table 2: retinitis is sampled by aqueous or vitreous fluid; only plasma was genotyped
+    assert rec.genotype_testing.compartment_advice
+    assert any("aqueous fluid or vitreous fluid for retinitis" in reason for reason in rec.genotype_testing.reasons)
     assert {"faq13-cns-disease-expert-management", "faq24-maribavir-cns"} <= {a.statement for a in rec.advice}
 
 

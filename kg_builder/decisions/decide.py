@@ -205,6 +205,7 @@ def recommend_patients(
         failed, trigger = _testing_trigger(judged)
         testing_inputs[key] = {"failedToDecline": Literal(failed), "triggerDay": Literal(_day_number(trigger))}
     testing = _run(engine, "genotype-testing", patients, testing_inputs)
+    compartments = _run(engine, "compartments", patients)
     refractory_now = {
         key: {"refractory": Literal(any(c.status in ("refractory", "probable-refractory") for c in judged))}
         for key, judged in courses_of.items()
@@ -233,7 +234,7 @@ def recommend_patients(
                 uncertain_mutations=uncertain[key],
                 refractory=refractory[key],
                 courses=courses_of[key],
-                genotype_testing=_genotype_testing(testing[key], statements, limits),
+                genotype_testing=_genotype_testing(testing[key], compartments[key], statements, limits),
                 # rows apply to active R/R infection only (the plan notes any that are held back)
                 table4_rows=tuple(int(str(row["rowNumber"])) for row in table4[key]) if plan.state == "active" else (),
                 options=plan.options,
@@ -439,7 +440,9 @@ def _testing_trigger(courses: tuple[RefractoryStatus, ...]) -> tuple[bool, str |
     return True, max(str(course.follow_up.date) for course in failed if course.follow_up)
 
 
-def _genotype_testing(rows: list[Row], statements: dict[str, Statement], limits: dict[str, str]) -> GenotypeTesting:
+def _genotype_testing(
+    rows: list[Row], compartments: list[Row], statements: dict[str, Statement], limits: dict[str, str]
+) -> GenotypeTesting:
     [row] = rows
     minimum, ul56_minimum = limits["genotype-testing-min-viral-load"], limits["ul56-testing-min-viral-load"]
     yes = {key for key, value in row.items() if value == "true"}
@@ -480,10 +483,15 @@ def _genotype_testing(rows: list[Row], statements: dict[str, Statement], limits:
             reasons.append(f"UL56 (letermovir) genotyping is possible from {ul56_minimum} (Table 3)")
         else:
             reasons.append(f"UL56 letermovir resistance needs at least {ul56_minimum} to be identified (Table 3)")
-    if "compartmentUntested" in yes:
-        site = local(row["untestedCnsSite"])
+    fluids: dict[str, list[str]] = defaultdict(list)
+    for compartment in compartments:
+        fluids[local(compartment["site"])].append(str(compartment["fluidLabel"]))
+    tested = {local(c["site"]) for c in compartments if c["genotyped"] == "true"}
+    untested = {site: names for site, names in sorted(fluids.items()) if site not in tested}
+    if untested:
+        which = "; ".join(f"{' or '.join(names)} for {site}" for site, names in untested.items())
         reasons.append(
-            f"CNS disease ({site}) and no genotype from its fluid yet: test the CSF or vitreous fluid where feasible "
+            f"CNS disease and no genotype from the compartment yet: test the {which} where feasible "
             f"({_cite(statements['faq6-compartment-testing'])}; {_cite(statements['faq3-local-fluid-resistance-testing'])})"
         )
     if row["lastGenotypeDay"] is not None:
@@ -495,7 +503,7 @@ def _genotype_testing(rows: list[Row], statements: dict[str, Statement], limits:
         verdict=verdict,
         threshold=threshold,
         trigger_date=max(filter(None, (failure_day, breakthrough_day)), default=None),
-        compartment_advice="compartmentUntested" in yes,
+        compartment_advice=bool(untested),
     )
 
 
