@@ -235,7 +235,8 @@ def _timeline_lines(rec: Recommendation) -> list[str]:
         lines += ["", "Genotype history"]
     for result in rec.genotype_history:
         load = f", {result.viral_load:g} IU/mL" if result.viral_load is not None else ""
-        lines.append(f"  {result.date} {result.specimen or 'specimen not stated'} ({', '.join(result.genes_tested)}{load})")
+        specimen = result.specimen or "specimen not stated"
+        lines.append(f"  {result.date} {specimen} ({', '.join(result.genes_tested)}{load})")
         if result.note:
             lines.append(f"      {result.note}")
         for mutation in result.mutations:

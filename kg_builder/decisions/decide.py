@@ -223,14 +223,17 @@ def recommend_patients(
         key = str(patient)
         name = patient_name(key)
         [state] = states[key]
-        context = _context(state, current[key], courses_of[key])
+        genotypes = _genotype_history(history[key])
+        context = _context(state, current[key], courses_of[key], _variant_fractions(genotypes))
         plan = build_plan(table4[key], lines, exclusions[key], findings[key], context, statements, regimens)
         advice, advised_exclusions = _advice(advice_rows[key], statements, _plan_conditions(plan, context))
         excluded = _merge_exclusions(plan, advised_exclusions)
         recommendations.append(
             Recommendation(
                 patient=name,
-                susceptibility=_susceptibility(statuses[key], genes[key], findings[key], uncertain[key]),
+                susceptibility=_susceptibility(
+                    statuses[key], genes[key], findings[key], uncertain[key], context.variant_fractions
+                ),
                 uncertain_mutations=uncertain[key],
                 refractory=refractory[key],
                 courses=courses_of[key],
@@ -243,15 +246,28 @@ def recommend_patients(
                 warnings=warnings(name),
                 infection_state=plan.state,
                 stop=plan.stop,
-                plan_notes=plan.notes,
-                genotype_history=_genotype_history(history[key]),
+                plan_notes=plan.notes + _not_judged_yet(plan.state, courses_of[key]),
+                genotype_history=genotypes,
                 infection_basis=_infection_basis(state),
             )
         )
     return recommendations
 
 
-def _context(state: Row, courses: list[Row], judged: tuple[RefractoryStatus, ...]) -> PatientContext:
+def _variant_fractions(history: tuple[GenotypeResult, ...]) -> dict[str, str]:
+    """Each mutation's fraction as the latest test that gave one found it, for the plan's reasons."""
+    shown = {}
+    for result in history:
+        for mutation in result.mutations:
+            if mutation.variant_fraction is not None:
+                minority = ", minority variant" if mutation.minority else ""
+                shown[mutation.mutation] = f" ({mutation.variant_fraction:g}%{minority})"
+    return shown
+
+
+def _context(
+    state: Row, courses: list[Row], judged: tuple[RefractoryStatus, ...], fractions: Mapping[str, str]
+) -> PatientContext:
     # Every drug a course was refractory or probably refractory on, latest course last: the plan
     # never switches back to one (FAQ1). [safe] Earlier episodes count too (docs/architecture.md).
     failing = {
@@ -278,6 +294,37 @@ def _context(state: Row, courses: list[Row], judged: tuple[RefractoryStatus, ...
         letermovir_breakthrough=state["letermovirProphylaxis"] == "true" and (_number(state["latestLoad"]) or 0) > 0,
         age=_number(state["age"]),
         steroid_mg_per_kg=_number(state["steroid"]),
+        variant_fractions=fractions,
+    )
+
+
+# What to do while the latest course cannot be judged (FAQ1), so that "no R/R plan" never reads
+# as reassurance (docs/architecture.md, The virology timeline).
+_UNTIL_JUDGED = {
+    "too-early": "less than 2 weeks of therapy: continue it at full dose and repeat the viral load at 2 weeks",
+    "different-assays": "the loads come from different assays or laboratories: repeat the viral load on the "
+    "baseline's assay and laboratory now",
+    "different-specimens": "plasma and whole blood are not comparable: repeat the viral load on the baseline's "
+    "specimen type",
+    "stale-baseline": "no viral load near the start of the course: take one now as the baseline and repeat it "
+    "after 2 weeks",
+    "no-baseline": "no viral load near the start of the course: take one now as the baseline and repeat it "
+    "after 2 weeks",
+    "no-follow-up": "no viral load after 2 weeks of the course: measure one on the baseline's specimen type "
+    "and assay",
+    "dose-below-guideline": "the course is below the guideline's treatment dose (FAQ1 asks for appropriately "
+    "dosed therapy): give the treatment dose and judge after 2 weeks of it",
+}
+
+
+def _not_judged_yet(state: str, courses: tuple[RefractoryStatus, ...]) -> tuple[str, ...]:
+    if state != "not-rr" or not courses or courses[-1].reason not in _UNTIL_JUDGED:
+        return ()
+    latest = courses[-1]
+    return (
+        f"Resistant or refractory infection cannot be judged yet on the {latest.course_drug} course of "
+        f"{latest.course_start} (FAQ1): {_UNTIL_JUDGED[str(latest.reason)]}; genotype if the load has not fallen by "
+        "more than 1 log10 after 2 weeks (FAQ6, A-III).",
     )
 
 
@@ -327,7 +374,11 @@ def _merge_exclusions(plan: Plan, advised: tuple[Exclusion, ...]) -> tuple[Exclu
 
 
 def _susceptibility(
-    statuses: list[Row], genes: list[Row], findings: list[Row], uncertain: tuple[dict[str, str | float | None], ...]
+    statuses: list[Row],
+    genes: list[Row],
+    findings: list[Row],
+    uncertain: tuple[dict[str, str | float | None], ...],
+    fractions: Mapping[str, str],
 ) -> dict[str, Susceptibility]:
     by_drug: dict[str, list[Row]] = defaultdict(list)
     for row in findings:
@@ -354,6 +405,9 @@ def _susceptibility(
         unclear = sorted(str(u["mutation"]) for u in uncertain if u["gene"] in relevant[drug])
         if unclear and status != "resistant":
             note += f"; variants of uncertain significance in its genes: {', '.join(unclear)}"
+        found = sorted({str(r["label"]) for r in rows} & set(fractions))
+        if found:
+            note += "; as found: " + ", ".join(f"{name}{fractions[name]}" for name in found)
         result[drug] = Susceptibility(
             status=cast(SusceptibilityStatus, status),
             mutations=tuple(sorted({str(r["label"]) for r in rows})),
@@ -490,10 +544,10 @@ def _genotype_testing(
     untested = {site: names for site, names in sorted(fluids.items()) if site not in tested}
     if untested:
         which = "; ".join(f"{' or '.join(names)} for {site}" for site, names in untested.items())
-        reasons.append(
-            f"CNS disease and no genotype from the compartment yet: test the {which} where feasible "
-            f"({_cite(statements['faq6-compartment-testing'])}; {_cite(statements['faq3-local-fluid-resistance-testing'])})"
+        cited = "; ".join(
+            _cite(statements[key]) for key in ("faq6-compartment-testing", "faq3-local-fluid-resistance-testing")
         )
+        reasons.append(f"CNS disease, no genotype from the compartment yet: test the {which} where feasible ({cited})")
     if row["lastGenotypeDay"] is not None:
         reasons.append(f"last genotype test: {_date(row['lastGenotypeDay'])}")
     return GenotypeTesting(
@@ -514,7 +568,9 @@ def _genotype_history(rows: list[Row]) -> tuple[GenotypeResult, ...]:
     for row in sorted(rows, key=lambda r: (int(str(r["testDay"])), str(r["test"]))):
         tests[str(row["test"])].append(row)
     found = {key: {str(r["mutation"]) for r in group if r["mutation"]} for key, group in tests.items()}
-    genes = {key: tuple(sorted({local(r["testedGene"]) for r in group if r["testedGene"]})) for key, group in tests.items()}
+    genes = {
+        key: tuple(sorted({local(r["testedGene"]) for r in group if r["testedGene"]})) for key, group in tests.items()
+    }
     days = {key: int(str(group[0]["testDay"])) for key, group in tests.items()}
     history = []
     for key, group in tests.items():
@@ -537,7 +593,8 @@ def _genotype_history(rows: list[Row]) -> tuple[GenotypeResult, ...]:
                 genes_tested=genes[key],
                 viral_load=_number(first["loadAtTesting"]),
                 mutations=tuple(mutations),
-                note="" if mutations else f"no mutation found; resistant subpopulations below {limit}% may be missed (Table 3)",
+                note="" if mutations else f"no mutation found; resistant subpopulations below {limit}% may be missed "
+                "(Table 3)",
             )
         )
     return tuple(history)

@@ -69,6 +69,8 @@ class PatientContext:
     letermovir_breakthrough: bool = False  # a detectable load while on letermovir prophylaxis
     age: float | None = None
     steroid_mg_per_kg: float | None = None
+    # mutation name -> how the lab found it, where it gave a fraction: " (12%, minority variant)"
+    variant_fractions: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def refractory(self) -> bool:
@@ -127,7 +129,8 @@ def build_plan(
     resistance-findings.rq answers; ``regimen_of``: the standard regimens by key."""
     defeated: dict[str, list[str]] = defaultdict(list)
     for finding in findings:
-        defeated[canonical(local(finding["drug"]))].append(str(finding["label"]))
+        label = str(finding["label"])
+        defeated[canonical(local(finding["drug"]))].append(label + context.variant_fractions.get(label, ""))
     rr = bool(rows) or bool(defeated) or context.refractory
     caveats = _prophylaxis_caveats(context, defeated, rr, statements)
     why_not = {
@@ -153,7 +156,7 @@ def build_plan(
             )
         return Plan((), (), (), tuple(caveats), "not-rr")
     candidates = _candidates(rows, lines)
-    _apply_exclusions(candidates, exclusions, statements)
+    _apply_exclusions(candidates, exclusions, statements, context.variant_fractions)
     _apply_context(candidates, context)
     _apply_partners(candidates)
     standing = [c for c in candidates if not c.falls and not c.silent]
@@ -236,7 +239,10 @@ def regimen_of_line(line: Row) -> Regimen | None:
 
 
 def _apply_exclusions(
-    candidates: list[_Candidate], exclusions: Sequence[Row], statements: Mapping[str, Statement]
+    candidates: list[_Candidate],
+    exclusions: Sequence[Row],
+    statements: Mapping[str, Statement],
+    fractions: Mapping[str, str],
 ) -> None:
     by_key: dict[tuple[str, str], list[Row]] = defaultdict(list)
     for exclusion in exclusions:
@@ -247,6 +253,7 @@ def _apply_exclusions(
             candidate.sources += [candidate.option, local(exclusion["source"])]
             if reason == "resistance":
                 name = detail.replace("_", " ").replace("stop", "*")
+                name += fractions.get(name, "")
                 candidate.falls.append(f"{name} confers resistance ({local(exclusion['source'])}, Table 5)")
             elif reason == "maribavir-cns":
                 candidate.falls.append(f"CNS disease ({detail}): {_cite(statements['faq24-maribavir-cns'])}")
