@@ -28,13 +28,20 @@ INPUTS = {
     "highDoseGanciclovir": Literal(True),
     "triggerDay": Literal(20181),
 }
+# The example has no CNS disease; compartments.rq runs on a retinitis case in the same dataset,
+# so that the engines' agreement is never an agreement on nothing.
+CNS_PATIENT_FILE = EXAMPLES_DIR / "cases" / "cns-retinitis.json"
+CNS_PATIENT = URIRef("https://w3id.org/cmv-rr/patient/CASE-CNS")
+INPUTS_BY_QUERY = {"compartments": {"patient": CNS_PATIENT, "patientGraph": patient_graph_iri(CNS_PATIENT)}}
 
 
-def values_clause(query: str) -> str:
+def values_clause(query: str, name: str = "") -> str:
     """Bind the inputs a query selects with a VALUES block (the SPARQL protocol and the ARQ
-    command line have no bindings): the package's own with_values, one row."""
+    command line have no bindings): the package's own with_values, one row. `name` picks a
+    query's own inputs (INPUTS_BY_QUERY) where the example patient would answer nothing."""
     names = selected(query)
-    return with_values(query, names, [[INPUTS[name] for name in names]]) if names else query
+    inputs = INPUTS | INPUTS_BY_QUERY.get(name, {})
+    return with_values(query, names, [[inputs[key] for key in names]]) if names else query
 
 
 def http_rows(base: str, query: str) -> list[dict[str, str | None]]:

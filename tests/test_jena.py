@@ -12,7 +12,7 @@ from pathlib import Path
 import pyoxigraph
 import pytest
 from jena import arq, available
-from portability import PATIENT, PATIENT_FILE, canonical, json_rows, values_clause
+from portability import CNS_PATIENT, CNS_PATIENT_FILE, PATIENT, PATIENT_FILE, canonical, json_rows, values_clause
 from rdflib import Dataset, Graph, URIRef
 
 from kg_builder.decisions.decide import recommend_graph
@@ -34,12 +34,14 @@ NAMES = sorted(path.stem for path in QUERIES_DIR.glob("*.rq"))
 
 @pytest.fixture(scope="module")
 def dataset_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The knowledge graph (default and named graph), the patient's graph and its derived findings."""
+    """The knowledge graph (default and named graph), the patients' graphs and the example's findings."""
     patient = read_patient_file(PATIENT_FILE).graph
+    cns_patient = read_patient_file(CNS_PATIENT_FILE).graph
     findings = Graph().parse(data=recommendations_turtle(recommend_graph(patient)), format="turtle")
     dataset = Dataset()
     for name, graph in ((None, knowledge()), (KNOWLEDGE_GRAPH, knowledge()),
                         (patient_graph_iri(PATIENT), with_day_numbers(patient)),
+                        (patient_graph_iri(CNS_PATIENT), with_day_numbers(cns_patient)),
                         (URIRef(f"{PATIENT}/findings"), findings)):  # fmt: skip
         target = dataset.default_graph if name is None else dataset.graph(name)
         for triple in graph:
@@ -56,7 +58,7 @@ def jena_answers(dataset_file: Path) -> dict[str, list[dict[str, str | None]]]:
 
     def run(name: str) -> tuple[str, list[dict[str, str | None]]]:
         query = folder / f"{name}.rq"
-        query.write_text(values_clause(query_text(name)))
+        query.write_text(values_clause(query_text(name), name))
         return name, json_rows(json.loads(arq(folder / name, dataset_file, query)))
 
     with ThreadPoolExecutor(2) as pool:
@@ -84,7 +86,7 @@ def rdflib_answer(dataset_file: Path, text: str) -> list[dict[str, str | None]]:
 def test_jena_oxigraph_and_rdflib_agree(
     name: str, dataset_file: Path, jena_answers: dict[str, list[dict[str, str | None]]]
 ) -> None:
-    text = values_clause(query_text(name))
+    text = values_clause(query_text(name), name)
     expected = canonical(oxigraph_answer(dataset_file, text))
     assert canonical(jena_answers[name]) == expected, "Jena ARQ"
     assert canonical(rdflib_answer(dataset_file, text)) == expected, "rdflib"
