@@ -87,6 +87,8 @@ def _course_dict(course: RefractoryStatus) -> dict[str, Any]:
         "ratio": course.ratio,
         "failed_to_decline_1_log10": course.failed_to_decline,
         "dose_checked": course.dose_checked,
+        "dose": {"mg_per_kg": course.dose_mg_per_kg, "mg": course.dose_mg, "interval_h": course.interval_h},
+        "failed_to_decline_on": course.failure_date,
     }
 
 
@@ -203,7 +205,7 @@ def _load_text(load: Measurement) -> str:
 
 def _course_lines(course: RefractoryStatus) -> list[str]:
     status = course.status + (f": {_REASON.get(course.reason, course.reason)}" if course.reason else "")
-    lines = [f"  {course.course_drug} from {course.course_start}: {status}"]
+    lines = [f"  {course.course_drug}{_dose_text(course)} from {course.course_start}: {status}"]
     for label, load in (("start", course.baseline), ("after 2 weeks", course.follow_up)):
         if load:
             lines.append(f"      {label:<14}{_load_text(load)}")
@@ -211,9 +213,20 @@ def _course_lines(course: RefractoryStatus) -> list[str]:
         # A rise across assays is not a FAQ1 rise, but it must not vanish: shown as a jump.
         across = " across assays, not comparable" if course.reason == "different-assays" else ""
         lines.append(f"      {'change':<14}x{course.ratio:.3g}{across} (more than 1 log10 is above x10)")
+    if course.failure_date and (course.follow_up is None or course.follow_up.date != course.failure_date):
+        trigger = f"not fallen by more than 1 log10 on {course.failure_date} (it persists)"
+        lines.append(f"      {'FAQ6 trigger':<14}{trigger}")
     if not course.dose_checked and course.reason != "dose-below-guideline":
         lines.append(f"      {'dose':<14}not checked: the guideline states no treatment dose for {course.course_drug}")
     return lines
+
+
+def _dose_text(course: RefractoryStatus) -> str:
+    amount = ""
+    if course.dose_mg_per_kg or course.dose_mg:
+        amount = f"{course.dose_mg_per_kg:g} mg/kg" if course.dose_mg_per_kg else f"{course.dose_mg:g} mg"
+    interval = f" q{course.interval_h:g}h" if course.interval_h else ""
+    return f" {amount}{interval}" if amount or interval else ""
 
 
 def _timeline_lines(rec: Recommendation) -> list[str]:

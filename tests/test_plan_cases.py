@@ -80,3 +80,57 @@ def test_every_treatment_course_is_judged_on_its_own(case: dict[str, Any]) -> No
 
 
 # Both engines give the same plan for every case: tests/test_decisions.py::test_engines_agree_on_every_case.
+
+
+GENOTYPED = [case for case in EXPECTED if "genotype" in case]
+
+
+def genotype_view(recommendation: Recommendation) -> dict[str, Any]:
+    """The genotype part of a recommendation in the worked cases' words."""
+    testing = recommendation.genotype_testing
+    return {
+        "indicated": testing.indicated,
+        "threshold": testing.threshold,
+        "done": testing.done,
+        "compartment_advice": testing.compartment_advice,
+        "history": [
+            {
+                "date": result.date,
+                "specimen": result.specimen,
+                "mutations": [
+                    {"mutation": m.mutation, "variant_fraction": m.variant_fraction, "minority": m.minority}
+                    for m in result.mutations
+                ],
+            }
+            for result in recommendation.genotype_history
+        ],
+        "not_seen_later": sorted(
+            {m.mutation for r in recommendation.genotype_history for m in r.mutations if m.not_seen_on}
+        ),
+    }
+
+
+@pytest.mark.parametrize("case", GENOTYPED, ids=[case["file"] for case in GENOTYPED])
+def test_genotype_testing_and_history_read_as_the_guideline_says(case: dict[str, Any]) -> None:
+    """FAQ6 (A-III: failure to decline by more than 1 log10 after 2 weeks, plasma >= 1000 IU/mL;
+    B-III: consult ID below 1000 on letermovir), Table 3 (breakthrough on letermovir; minority
+    variants below 25%), FAQ3/FAQ6 (the compartment's fluid with CNS disease), FAQ15 (a mutation
+    not found again still counts)."""
+    expected = case["genotype"]
+    got = genotype_view(plan_of(case))
+    expected_history, got_history = (
+        [{**r, "mutations": sorted(r["mutations"], key=lambda m: m["mutation"])} for r in view["history"]]
+        for view in (expected, got)
+    )
+    why = f"{case['title']}: {case['situation']} Guideline: {case['guideline']}"
+    assert {key: got[key] for key in ("indicated", "threshold", "done", "compartment_advice")} == {
+        key: expected[key] for key in ("indicated", "threshold", "done", "compartment_advice")
+    }, why
+    assert got_history == expected_history, why
+    assert got["not_seen_later"] == sorted(expected.get("not_seen_later", [])), why
+
+
+def test_there_are_at_least_twenty_five_timeline_cases() -> None:
+    """Issue 11: at least 25 worked timeline cases, each with its genotype expectations."""
+    assert len(TIMELINE) >= 25
+    assert all("genotype" in case for case in TIMELINE)

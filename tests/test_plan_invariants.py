@@ -93,6 +93,7 @@ def violations(record: dict[str, Any], rec: Recommendation) -> list[str]:
             set(record.get("disease_sites", [])) & CNS or culprits(record, "maribavir")
         ):
             found.append("maribavir with CNS disease or maribavir resistance (FAQ24)")
+    found += _failed_regimens_raised_to(record, rec)
     for stop in rec.stop:
         if CANONICAL.get(stop.therapy, stop.therapy) not in on:
             found.append(f"stop {stop.therapy}, which the patient is not on")
@@ -119,6 +120,28 @@ def violations(record: dict[str, Any], rec: Recommendation) -> list[str]:
             found.append(f"secondary prophylaxis names a defeated drug: {note}")
         if note.startswith("Secondary prophylaxis") and "letermovir (" in note:
             found.append("letermovir named for secondary prophylaxis after R/R infection (FAQ14)")
+    return found
+
+
+def _failed_regimens_raised_to(record: dict[str, Any], rec: Recommendation) -> list[str]:
+    """Table 4 row 2 (and row 6's add): never raise a drug to a regimen a refractory course of it
+    already had at that dose (FAQ1: the course failed; the row's next option follows)."""
+    failed = {(c.course_drug, c.course_start) for c in rec.courses if c.status in ("refractory", "probable-refractory")}
+    given = [
+        course
+        for course in record.get("antivirals", [])
+        if (course["drug"], course["start"]) in failed and course.get("dose_mg_per_kg") is not None
+    ]
+    found = []
+    for option in rec.options:
+        regimen = option.regimen
+        if option.action not in ("optimize", "add", "start") or regimen is None or regimen.min_mg_per_kg is None:
+            continue
+        for course in given:
+            same_drug = CANONICAL.get(course["drug"], course["drug"]) == CANONICAL.get(option.therapy, option.therapy)
+            often = regimen.interval_h is None or course.get("interval_h", 24) <= regimen.interval_h
+            if same_drug and course["dose_mg_per_kg"] >= regimen.min_mg_per_kg and often:
+                found.append(f"{option.therapy} raised to {regimen.id}, which already failed from {course['start']}")
     return found
 
 
@@ -186,6 +209,9 @@ BROKEN = {
         r, options=(*r.options, replace(r.options[-1], therapy="cidofovir", row=3))
     ),
     "maribavir with CNS disease": lambda r: r,  # set by the record below
+    "raised to ganciclovir-high-dose, which already failed": lambda r: replace(
+        r, courses=(*r.courses, replace(r.courses[0], course_drug="ganciclovir", course_start="2025-02-01"))
+    ),
     "stop cidofovir, which the patient is not on": lambda r: replace(r, stop=(Stop("cidofovir", ("x",)),)),
     "excluded without a reason": lambda r: replace(r, excluded=(replace(r.excluded[0], reasons=()),)),
     "without a firm option": lambda r: replace(r, options=tuple(replace(o, role="next") for o in r.options)),
@@ -205,6 +231,12 @@ def test_each_invariant_catches_its_rule_broken_on_purpose(good: Recommendation,
     if broken.startswith("continue foscarnet"):
         record = {**ROW6, "antivirals": [{**ROW6["antivirals"][0], "end": "2025-04-03"}]}
         rec = replace(good, stop=())
+    elif broken.startswith("raised to"):  # a refractory high-dose ganciclovir course before row 6's plan
+        earlier = {"drug": "ganciclovir", "dose_mg_per_kg": 7.5, "interval_h": 12, "start": "2025-02-01",
+                   "end": "2025-03-19", "intent": "treatment"}  # fmt: skip
+        record = {**ROW6, "antivirals": [earlier, *ROW6["antivirals"]]}
+        rec = BROKEN[broken](good)
+        assert rec.courses[-1].status == "refractory"
     elif broken.startswith("maribavir"):
         record = {**ROW6, "disease_sites": ["retinitis"]}
         rec = good

@@ -290,6 +290,7 @@ def _context(
             if row["kind"] == "intolerance"
         },
         failing=failing,
+        failed_courses=tuple(course for course in judged if course.status in ("refractory", "probable-refractory")),
         cns_disease=state["cnsDisease"] == "true",
         letermovir_breakthrough=state["letermovirProphylaxis"] == "true" and (_number(state["latestLoad"]) or 0) > 0,
         age=_number(state["age"]),
@@ -446,7 +447,7 @@ def _measurement(row: Row, prefix: str) -> Measurement | None:
     return Measurement(_date(row[f"{prefix}Day"]), _number(row[f"{prefix}Load"]), row[f"{prefix}Assay"], specimen)
 
 
-def _course_status(row: Row) -> RefractoryStatus:
+def _course_status(row: Row, failure_day: str | None = None) -> RefractoryStatus:
     return RefractoryStatus(
         status=cast(RefractoryLabel, str(row["status"])),
         reason=row["reason"],
@@ -457,6 +458,10 @@ def _course_status(row: Row) -> RefractoryStatus:
         ratio=_number(row["ratio"]),
         failed_to_decline=row["failedToDecline"] == "true",
         dose_checked=row["doseChecked"] == "true",
+        dose_mg_per_kg=_number(row["courseMgPerKg"]),
+        dose_mg=_number(row["courseMg"]),
+        interval_h=_number(row["courseInterval"]),
+        failure_date=_date(failure_day) if failure_day else None,
         evidence_nodes=tuple(str(row[key]) for key in ("baseline", "followUp") if row[key]),
     )
 
@@ -466,9 +471,15 @@ def _courses(rows: list[Row]) -> tuple[RefractoryStatus, ...]:
     gives a row per specimen type with a baseline; a course rests on its first: a complete
     baseline/follow-up pair first, then plasma, whole blood, unstated (the query's ?specimenRank)."""
     preferred: dict[str, Row] = {}
+    failures: dict[str, list[int]] = defaultdict(list)  # FAQ6: the first failure on any specimen type counts
     for row in sorted(rows, key=_course_row_order):
         preferred.setdefault(str(row["course"]), row)
-    return tuple(_course_status(row) for row in preferred.values())
+        if row["firstFailureDay"] is not None:
+            failures[str(row["course"])].append(int(str(row["firstFailureDay"])))
+    return tuple(
+        _course_status(row, str(min(failures[course])) if failures[course] else None)
+        for course, row in preferred.items()
+    )
 
 
 def _course_row_order(row: Row) -> tuple[int, str, bool, int]:
@@ -486,12 +497,11 @@ def _refractory(courses: tuple[RefractoryStatus, ...]) -> RefractoryStatus:
 
 
 def _testing_trigger(courses: tuple[RefractoryStatus, ...]) -> tuple[bool, str | None]:
-    """FAQ6's trigger persists: any course whose load failed to decline by more than 1 log10, dated
-    by the latest such follow-up; genotype-testing.rq keeps it until a test on or after that day."""
-    failed = [course for course in courses if course.failed_to_decline and course.follow_up]
-    if not failed:
-        return False, None
-    return True, max(str(course.follow_up.date) for course in failed if course.follow_up)
+    """FAQ6's trigger persists: any course whose load failed to decline by more than 1 log10 from
+    day 14 on, dated by the latest course's first such load (a later fall does not undo it);
+    genotype-testing.rq keeps it until a test on or after that day."""
+    failed = [course.failure_date for course in courses if course.failure_date]
+    return (True, max(failed)) if failed else (False, None)
 
 
 def _genotype_testing(

@@ -61,6 +61,13 @@ class RefractoryStatus:
     ratio: float | None
     failed_to_decline: bool
     dose_checked: bool = True  # False where the guideline states no treatment dose (foscarnet, cidofovir)
+    # The dose as recorded: mg/kg or mg per dose, and the hours between doses.
+    dose_mg_per_kg: float | None = None
+    dose_mg: float | None = None
+    interval_h: float | None = None
+    # FAQ6's trigger, kept once seen: the first comparable load from day 14 on, of any specimen type,
+    # that had not fallen by more than 1 log10 (a later fall does not undo it).
+    failure_date: str | None = None
     # The measurements' IRIs, for PROV links in Turtle output; input-specific, so not compared.
     evidence_nodes: tuple[str, ...] = field(default=(), compare=False)
 

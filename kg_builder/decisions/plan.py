@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 
 from ..terms import CMVRR
 from .engines import Row
-from .model import Exclusion, InfectionState, Option, Regimen, Role, Statement, Stop
+from .model import Exclusion, InfectionState, Option, RefractoryStatus, Regimen, Role, Statement, Stop
 
 # Table 5's column "Ganciclovir/valganciclovir": one drug for resistance, failure and "on it".
 CANONICAL = {"valganciclovir": "ganciclovir"}
@@ -65,6 +65,7 @@ class PatientContext:
     intolerant: Mapping[str, str] = field(default_factory=dict)  # canonical therapy -> reason
     # canonical drug of each course refractoriness was found on -> "refractory on ganciclovir (course from ...)"
     failing: Mapping[str, str] = field(default_factory=dict)
+    failed_courses: tuple[RefractoryStatus, ...] = ()  # the courses behind `failing`, with their doses
     cns_disease: bool = False
     letermovir_breakthrough: bool = False  # a detectable load while on letermovir prophylaxis
     age: float | None = None
@@ -276,6 +277,34 @@ def _apply_context(candidates: list[_Candidate], context: PatientContext) -> Non
         # "continue", "optimize" or "add" of it is written for exactly that patient (rows 2, 4, 6, 8).
         if therapy in context.failing and candidate.action in ("switch", "seek-access"):
             candidate.falls.append(f"the infection is {context.failing[therapy]}")
+        # ...unless that patient already failed the very regimen the row would raise the dose to:
+        # refractory on high-dose ganciclovir, row 2 moves on to foscarnet or cidofovir.
+        failed_at = _failed_at_regimen(candidate, therapy, context)
+        if failed_at and candidate.action in ("optimize", "add"):
+            candidate.falls.append(
+                f"{candidate.therapy} at {failed_at} has already failed, and Table 4 row {candidate.row} raises the "
+                "dose only that far: the row's next option follows"
+            )
+
+
+def _failed_at_regimen(candidate: _Candidate, therapy: str, context: PatientContext) -> str:
+    """The dose of a failed course of the candidate's therapy that reached the candidate's regimen
+    (at least its mg/kg or mg, at most its interval), as text; "" when none did."""
+    regimen = candidate.regimen
+    if regimen is None:
+        return ""
+    for course in context.failed_courses:
+        if canonical(course.course_drug or "") != therapy:
+            continue
+        reached_per_kg = regimen.min_mg_per_kg is not None and (course.dose_mg_per_kg or 0) >= regimen.min_mg_per_kg
+        reached_mg = regimen.dose_mg is not None and (course.dose_mg or 0) >= regimen.dose_mg
+        often_enough = regimen.interval_h is None or (
+            course.interval_h is not None and course.interval_h <= regimen.interval_h
+        )
+        if (reached_per_kg or reached_mg) and often_enough:
+            amount = f"{course.dose_mg_per_kg:g} mg/kg" if reached_per_kg else f"{course.dose_mg:g} mg"
+            return amount + (f" q{course.interval_h:g}h" if course.interval_h else "")
+    return ""
 
 
 def _apply_partners(candidates: list[_Candidate]) -> None:
