@@ -51,3 +51,19 @@ def test_help_teaches_with_examples() -> None:
     result = subprocess.run([sys.executable, "-m", "kg_builder", "--help"], capture_output=True, text=True)
     assert result.returncode == 0
     assert "exit codes" in result.stdout and "cmvrr build --out" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["query", "table5-mutations"], ["recommend", "ontology/examples/cases/t-high-dose-gcv.json"]],
+)
+def test_output_into_a_closed_pipe_ends_quietly(command: list[str]) -> None:
+    """`cmvrr query table5-mutations | head -3`: no BrokenPipeError traceback, exit 0 (issue 14)."""
+    reader = subprocess.Popen([sys.executable, "-m", "kg_builder", *command], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, cwd=Path(__file__).parent.parent)  # fmt: skip
+    assert reader.stdout is not None and reader.stderr is not None
+    assert reader.stdout.read(40)  # the first lines arrive, then the reader goes away (| head -c 40)
+    reader.stdout.close()
+    errors = reader.stderr.read().decode()
+    assert reader.wait(timeout=120) == 0, errors
+    assert "Traceback" not in errors and "BrokenPipe" not in errors

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -195,7 +196,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    """The command line; output into a pipe that the reader closed (`| head`) ends quietly, exit
+    0: the reader took what it wanted (the Python documentation's note on SIGPIPE)."""
+    try:
+        code = _run(_parser().parse_args(argv))
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return 0
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         if args.command == "build":
             return _build(args.out, args.format)
