@@ -237,7 +237,9 @@ def recommend_patients(
                 uncertain_mutations=uncertain[key],
                 refractory=refractory[key],
                 courses=courses_of[key],
-                genotype_testing=_genotype_testing(testing[key], compartments[key], statements, limits),
+                genotype_testing=_genotype_testing(
+                    testing[key], compartments[key], statements, limits, _trigger_course(courses_of[key])
+                ),
                 # rows apply to active R/R infection only (the plan notes any that are held back)
                 table4_rows=tuple(int(str(row["rowNumber"])) for row in table4[key]) if plan.state == "active" else (),
                 options=plan.options,
@@ -504,8 +506,19 @@ def _testing_trigger(courses: tuple[RefractoryStatus, ...]) -> tuple[bool, str |
     return (True, max(failed)) if failed else (False, None)
 
 
+def _trigger_course(courses: tuple[RefractoryStatus, ...]) -> str:
+    """The course whose failure dates FAQ6's trigger, for the reason text: " (on foscarnet from ...)"."""
+    _, trigger = _testing_trigger(courses)
+    course = next((c for c in reversed(courses) if trigger and c.failure_date == trigger), None)
+    return f" (on {course.course_drug} from {course.course_start})" if course else ""
+
+
 def _genotype_testing(
-    rows: list[Row], compartments: list[Row], statements: dict[str, Statement], limits: dict[str, str]
+    rows: list[Row],
+    compartments: list[Row],
+    statements: dict[str, Statement],
+    limits: dict[str, str],
+    trigger_course: str = "",
 ) -> GenotypeTesting:
     [row] = rows
     minimum, ul56_minimum = limits["genotype-testing-min-viral-load"], limits["ul56-testing-min-viral-load"]
@@ -518,7 +531,8 @@ def _genotype_testing(
     if failure_day:
         trigger = _cite(statements["faq6-genotype-testing-viral-load-failure"])
         reasons.append(
-            f"the viral load had not fallen by more than 1 log10 after 2 weeks of therapy on {failure_day} ({trigger})"
+            f"the viral load had not fallen by more than 1 log10 after 2 weeks of therapy on {failure_day}"
+            f"{trigger_course} ({trigger})"
         )
     if breakthrough_day:
         reasons.append(
