@@ -19,6 +19,7 @@ CMV_ONTOLOGY = URIRef("https://w3id.org/cmv-rr/cmv-rr")
 CORE_ONTOLOGY = URIRef("https://w3id.org/cmv-rr/guideline-core")
 GUIDELINE_DOI = "10.1016/j.jtct.2021.09.010"
 KNOWLEDGE_GRAPH = URIRef("https://w3id.org/cmv-rr/graph/knowledge")
+HERPESDRG_GRAPH = URIRef("https://w3id.org/cmv-rr/graph/herpesdrg")  # the second source, kept apart
 PATIENT_BASE = "https://w3id.org/cmv-rr/patient/"
 
 PREFIXES = {
@@ -156,6 +157,7 @@ __all__ = [
     "CORE_ONTOLOGY",
     "DCTERMS",
     "GUIDELINE_DOI",
+    "HERPESDRG_GRAPH",
     "KNOWLEDGE_GRAPH",
     "NUMERIC_DATATYPES",
     "OBO",

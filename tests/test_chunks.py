@@ -129,8 +129,10 @@ def test_every_decision_query_answers_many_patients_as_it_answers_each(engine_na
     """One run with a VALUES row per patient (inputs varying by patient) gives each patient the
     rows of a run bound to that patient alone, in the same store: no query lets one patient's
     facts reach another's answer."""
-    count = 40 if engine_name == "oxigraph" else 12
-    graphs = [read_patient_file(path).graph for path in CASES]
+    # rdflib answers one patient in about half a second per query: every fourth worked case there,
+    # all of them on oxigraph (the property is the same; the cost is not).
+    count, cases = (40, CASES) if engine_name == "oxigraph" else (12, CASES[::4])
+    graphs = [read_patient_file(path).graph for path in cases]
     graphs += [read_patient_text(json.dumps(r), Path("s.json")).graph for r in synthetic_patients(count, seed=5)]
     engine, patients = prepare(graphs, engine_name)
     try:

@@ -18,6 +18,7 @@ def test_build_writes_release_and_reports(tmp_path: Path, capsys: pytest.Capture
     assert main(["build", "--out", str(tmp_path), "--format", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert sorted(Path(path).name for path in report["written"]) == [
+        "cmv-rr-herpesdrg.ttl",
         "cmv-rr.jsonld",
         "cmv-rr.nt",
         "cmv-rr.owl",

@@ -13,7 +13,7 @@ from rdflib.compare import isomorphic
 from rdflib.namespace import OWL, XSD
 
 from kg_builder import __version__
-from kg_builder.knowledge.release import FORMATS
+from kg_builder.knowledge.release import EVIDENCE, FORMATS
 from kg_builder.paths import RELEASE_DIR
 
 SYNTAX = {"cmv-rr.ttl": "turtle", "cmv-rr.nt": "nt", "cmv-rr.owl": "xml", "cmv-rr.jsonld": "json-ld"}
@@ -21,7 +21,7 @@ ONTOLOGY = URIRef("https://w3id.org/cmv-rr/cmv-rr")
 
 
 def test_build_writes_four_files_that_are_the_same_graph(release_dir: Path, release: Graph) -> None:
-    assert sorted(path.name for path in release_dir.iterdir()) == sorted(FORMATS)
+    assert sorted(path.name for path in release_dir.iterdir()) == sorted(FORMATS + EVIDENCE)
     for name, syntax in SYNTAX.items():
         graph = Graph().parse(release_dir / name, format=syntax)
         assert len(graph) == len(release), name
@@ -38,7 +38,7 @@ def test_rebuild_is_byte_identical_whatever_the_hash_seed(release_dir: Path, tmp
             env=env,
             capture_output=True,
         )
-        for name in FORMATS:
+        for name in FORMATS + EVIDENCE:
             assert (out / name).read_bytes() == (release_dir / name).read_bytes(), f"{name} differs (seed {seed})"
 
 

@@ -50,8 +50,10 @@ def _parser() -> argparse.ArgumentParser:
         description=(
             "Read ontology/*.ttl and ontology/tables/*.tsv, check every curation rule, and write "
             f"{', '.join(FORMATS)} into DIR: the same graph in Turtle, N-Triples, RDF/XML (for OWL "
-            "tools) and JSON-LD, byte-identical when rebuilt from the same sources. A table row that "
-            "breaks a rule stops the build with file, line and problem, and nothing is written."
+            "tools) and JSON-LD, byte-identical when rebuilt from the same sources; and beside it "
+            "cmv-rr-herpesdrg.ttl, the second evidence source (HerpesDRG phenotype measurements, MIT "
+            "licence) for its own named graph. A table row that breaks a rule stops the build with "
+            "file, line and problem, and nothing is written."
         ),
     )
     build.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write the release into")
@@ -127,6 +129,20 @@ def _parser() -> argparse.ArgumentParser:
     synth.add_argument("count", type=int, metavar="COUNT", help="how many patients")
     synth.add_argument("--out", type=Path, required=True, metavar="FILE.jsonl", help="output file")
     synth.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    herpesdrg = commands.add_parser(
+        "import-herpesdrg",
+        help="rebuild the packaged second evidence source from a HerpesDRG database file",
+        description="Read a HerpesDRG database file (github.com/ojcharles/herpesdrg-db, herpesdrg-db.tsv) and its "
+        "MIT licence beside it, keep the HCMV rows with curation status A in UL27, UL51, UL54, UL56, UL89 and "
+        "UL97, and write ontology/sources/herpesdrg.tsv (one row per measurement: mutation, drug, fold change, "
+        "strain, method, DOI), herpesdrg.json (source, sha256, version, citation, repairs) and the licence; "
+        "all or none. Then run cmvrr build to refresh the release.\n\n"
+        "example:\n  cmvrr import-herpesdrg ../shared/reference/herpesdrg-db.tsv",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    herpesdrg.add_argument("source", type=Path, metavar="FILE.tsv", help="the HerpesDRG database file")
+    herpesdrg.add_argument("--out", type=Path, default=None, metavar="DIR",
+                           help="where to write (default: the package's ontology/sources)")  # fmt: skip
     bench = commands.add_parser(
         "bench",
         help="measure the fast path against the baseline (pyshacl + rdflib) in the same run",
@@ -230,6 +246,12 @@ def _run(args: argparse.Namespace) -> int:
             return 0
         if args.command == "bench":
             return _bench(args.sizes, args.format)
+        if args.command == "import-herpesdrg":
+            from ..knowledge.herpesdrg import SOURCES_DIR, write_derived
+
+            for path in write_derived(args.source, args.out or SOURCES_DIR):
+                print(f"wrote {path} ({path.stat().st_size:,} bytes)")
+            return 0
         if args.command == "synth":
             return _synth(args.count, args.out, args.seed)
         if args.command == "query":

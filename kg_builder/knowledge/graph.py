@@ -54,10 +54,11 @@ def release_graph() -> Graph:
             ),
         )
     )
-    return _sorted_canonical(merged)
+    return sorted_canonical(merged)
 
 
-def _sorted_canonical(graph: Graph) -> Graph:
+def sorted_canonical(graph: Graph) -> Graph:
+    """The graph with canonical blank-node labels and triples in sorted order: byte-identical files."""
     ordered = Graph()
     for prefix, namespace in PREFIXES.items():
         ordered.bind(prefix, namespace, replace=True)
@@ -127,6 +128,7 @@ __all__ = [
     "load_knowledge",
     "parse_module",
     "release_graph",
+    "sorted_canonical",
     "validation_context",
     "validation_context_ntriples",
 ]

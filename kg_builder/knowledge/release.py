@@ -17,9 +17,13 @@ from xml.sax.saxutils import escape, quoteattr
 from rdflib import BNode, Graph, Literal, URIRef
 
 from ..terms import PREFIXES
-from .graph import release_graph
+from .graph import release_graph, sorted_canonical
+from .herpesdrg import evidence_graph
 
 FORMATS = ("cmv-rr.ttl", "cmv-rr.nt", "cmv-rr.owl", "cmv-rr.jsonld")
+# The second source in a file of its own, never merged into the guideline's release: a user loads
+# it into its named graph (https://w3id.org/cmv-rr/graph/herpesdrg) or leaves it out.
+EVIDENCE = ("cmv-rr-herpesdrg.ttl",)
 
 
 def serialize(graph: Graph, name: str) -> bytes:
@@ -95,15 +99,20 @@ def _rdf_xml(graph: Graph) -> bytes:
 
 
 def write_release(out_dir: Path) -> list[Path]:
-    """Write the four release files; all or none (built in a temporary folder, then moved)."""
+    """Write the four release files and the second source's; all or none (built in a temporary
+    folder, then moved)."""
     graph = release_graph()
+    evidence = sorted_canonical(evidence_graph())
     out_dir.mkdir(parents=True, exist_ok=True)
+    names = (*FORMATS, *EVIDENCE)
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".building-") as staging:
         for name in FORMATS:
             (Path(staging) / name).write_bytes(serialize(graph, name))
-        for name in FORMATS:
+        for name in EVIDENCE:
+            (Path(staging) / name).write_bytes(serialize(evidence, name))
+        for name in names:
             shutil.move(str(Path(staging) / name), out_dir / name)
-    return [out_dir / name for name in FORMATS]
+    return [out_dir / name for name in names]
 
 
-__all__ = ["FORMATS", "serialize", "write_release"]
+__all__ = ["EVIDENCE", "FORMATS", "serialize", "write_release"]

@@ -1,0 +1,337 @@
+"""HerpesDRG, the second evidence source: measured EC50 fold changes per mutation and drug, kept
+apart from the guideline (docs/architecture.md, Second source).
+
+`cmvrr import-herpesdrg FILE` derives the packaged table ``ontology/sources/herpesdrg.tsv`` (one
+row per measurement: mutation x drug x publication x assay) and its provenance
+``herpesdrg.json`` from a HerpesDRG database file (github.com/ojcharles/herpesdrg-db, MIT
+licence). The build reads only the packaged table: an installed package never sees the file it
+came from. Rows kept: HCMV, curation status "A", the six genes that carry resistance.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import hashlib
+import json
+import re
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from rdflib import Graph, URIRef
+
+from ..errors import CmvrrError, TableError
+from ..paths import ONTOLOGY_DIR
+from ..patients.mutations import MUTATION_CLASS, MutationName, MutationSyntaxError, parse_mutation
+from ..terms import CMVRR, DCTERMS, OWL, PREFIXES, PROV, RDF, RDFS, decimal, en, integer, string
+
+SOURCES_DIR = ONTOLOGY_DIR / "sources"
+TABLE = SOURCES_DIR / "herpesdrg.tsv"
+PROVENANCE = SOURCES_DIR / "herpesdrg.json"
+LICENCE = SOURCES_DIR / "LICENSE-herpesdrg.txt"
+
+GENES = ("UL27", "UL51", "UL54", "UL56", "UL89", "UL97")
+# HerpesDRG's drug columns -> the knowledge graph's therapies. Cyclopropavir is filociclovir's
+# earlier name (FAQ24). Aciclovir, penciclovir, brivudine, brincidofovir, tomeglovir, amenamevir
+# and pritelivir are left out: the guideline names none of them for CMV after HCT.
+DRUGS = {
+    "Ganciclovir": "ganciclovir",
+    "Foscarnet": "foscarnet",
+    "Cidofovir": "cidofovir",
+    "Letermovir": "letermovir",
+    "Maribavir": "maribavir",
+    "Cyclopropavir": "filociclovir",
+}
+# Qualitative entries some rows give instead of a number.
+CALLS = {"Resistant": "resistant", "Polymorphism": "polymorphism"}
+COLUMNS = (
+    "herpesdrg_id", "mutation", "co_mutations", "drug", "fold_change", "call",
+    "strain", "generation", "method", "doi", "link", "title",
+)  # fmt: skip
+_DOI = re.compile(r"^10\.\d{4,9}/\S+$")
+_NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
+_DELETION_COUNT = re.compile(r"^(?P<ref>[A-Z])(?P<start>\d+)del(?P<count>\d+)$")  # D981del2: two residues from 981
+# Co-mutations the database files under the wrong gene or against another strain's residue,
+# found by the curation tests against the Merlin proteins (tests/test_herpesdrg.py).
+# Entries 575-577 pair a UL54 mutation with A594V / L595F, classic UL97 mutations; UL54 has D594
+# and F595 in Merlin, UL97 A594 and L595: the partner's gene is UL97.
+CO_GENE_REPAIRS = {("575", "A594V"): "UL97", ("576", "A594V"): "UL97", ("577", "L595F"): "UL97"}
+# Entries whose co-mutation's reference residue is not Merlin's at any gene (UL54 D558E: Merlin
+# has E558; UL54 Q738R: Merlin has V738): the combination cannot be placed, so the entry is left
+# out (a co-mutation entry never decides a single mutation's call).
+EXCLUDED = {"93": "UL54 D558E: Merlin UL54 has E at 558", "438": "UL54 Q738R: Merlin UL54 has V at 738"}
+CITATION = (
+    "Charles OJ, Venturini C, Breuer J. HerpesDRG: a comprehensive resource for human herpesvirus antiviral drug "
+    "resistance genotyping. BMC Bioinformatics. 2024. doi:10.1186/s12859-024-05885-5"
+)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One EC50 fold change (or qualitative call) of one mutation against one drug, as published."""
+
+    herpesdrg_id: str
+    mutation: str  # normal form, GENE:CHANGE
+    co_mutations: tuple[str, ...]  # measured together with these: the value describes the combination
+    drug: str
+    fold_change: float | None
+    call: str  # "resistant" / "polymorphism" where the source gives a word, not a number
+    strain: str
+    generation: str
+    method: str
+    doi: str
+    link: str
+    title: str
+
+
+def _mutations(gene: str, text: str, where: str) -> list[MutationName]:
+    """One cell of HerpesDRG mutations ("C539R; F595I", "D981del2", "del590-593") in normal form."""
+    names = []
+    for part in filter(None, (piece.strip() for piece in text.split(";"))):
+        counted = _DELETION_COUNT.fullmatch(part)
+        if counted:
+            start = int(counted["start"])
+            part = f"del{start}-{start + int(counted['count']) - 1}"
+        try:
+            names.append(parse_mutation(part, gene))
+        except MutationSyntaxError as error:
+            raise CmvrrError(f"{where}: {error}") from error
+    return names
+
+
+def _doi(text: str) -> str:
+    doi = re.sub(r"^(?:https?://)?(?:dx\.)?(?:doi\.org/)?", "", text.strip())
+    return doi if _DOI.fullmatch(doi) else ""
+
+
+def derive(source: Path) -> tuple[list[dict[str, str]], dict[str, object]]:
+    """The packaged table's rows and provenance, from a HerpesDRG database file."""
+    if not source.is_file():
+        raise CmvrrError(f"{source}: no such file")
+    content = source.read_bytes()
+    reader = csv.DictReader(content.decode("utf-8").splitlines(), delimiter="\t")
+    needed = {"mutation_id", "virus", "gene", "aa_change", "status", "co_gene", "co_aa", "ref_doi", *DRUGS}
+    missing = needed - set(reader.fieldnames or ())
+    if missing:
+        raise CmvrrError(f"{source}: not a HerpesDRG database file: columns {sorted(missing)} are missing")
+    rows: list[dict[str, str]] = []
+    read = kept = 0
+    latest = ""
+    for line, entry in enumerate(reader, start=2):
+        read += 1
+        if entry["virus"] != "HCMV" or entry["status"].strip() != "A" or entry["gene"] not in GENES:
+            continue
+        if entry["mutation_id"] in EXCLUDED:
+            continue
+        where = f"{source}, line {line}"
+        primary, *together = _mutations(entry["gene"], entry["aa_change"], where)
+        if entry["co_gene"].strip():
+            co_gene = CO_GENE_REPAIRS.get((entry["mutation_id"], entry["co_aa"].strip()), entry["co_gene"].strip())
+            together += _mutations(co_gene, entry["co_aa"], where)
+        values = [(drug, entry[column].strip()) for column, drug in DRUGS.items() if entry[column].strip()]
+        if not values:
+            continue
+        kept += 1
+        latest = max(latest, _iso(entry.get("created_date", "")))
+        for drug, value in values:
+            if not (_NUMBER.fullmatch(value) or value in CALLS):
+                raise CmvrrError(f"{where}: {drug} value {value!r} is neither a fold change nor {sorted(CALLS)}")
+            rows.append(
+                {
+                    "herpesdrg_id": entry["mutation_id"],
+                    "mutation": str(primary),
+                    "co_mutations": " ".join(str(name) for name in together),
+                    "drug": drug,
+                    "fold_change": value if _NUMBER.fullmatch(value) else "",
+                    "call": CALLS.get(value, ""),
+                    "strain": _clean(entry.get("genotype", "")),
+                    "generation": _clean(entry.get("strain_generation", "")),
+                    "method": _clean(entry.get("test_method", "")),
+                    "doi": _doi(entry["ref_doi"]),
+                    "link": _clean(entry.get("ref_link", "")),
+                    "title": _clean(entry.get("ref_title", "")),
+                }
+            )
+    rows.sort(key=lambda row: (row["mutation"], row["drug"], int(row["herpesdrg_id"])))
+    provenance: dict[str, object] = {
+        "source": "https://github.com/ojcharles/herpesdrg-db",
+        "file": source.name,
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "version": latest,  # the newest entry's creation date: the database has no release numbers
+        "licence": "MIT",
+        "copyright": "Copyright (c) 2021 Oscar J Charles",
+        "citation": CITATION,
+        "filter": "virus == HCMV, status == A, gene in " + " ".join(GENES),
+        "drugs": DRUGS,
+        "co_gene_repairs": {f"{entry} {aa}": gene for (entry, aa), gene in CO_GENE_REPAIRS.items()},
+        "entries_excluded": EXCLUDED,
+        "entries_read": read,
+        "entries_kept": kept,
+        "measurements": len(rows),
+    }
+    return rows, provenance
+
+
+def _clean(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _iso(text: str) -> str:
+    try:
+        return datetime.datetime.strptime(text.strip(), "%d/%m/%Y").date().isoformat()
+    except ValueError:
+        return ""
+
+
+def write_derived(source: Path, out_dir: Path = SOURCES_DIR, licence: Path | None = None) -> list[Path]:
+    """Write the packaged table, its provenance and the MIT notice; all or none."""
+    rows, provenance = derive(source)
+    licence = licence or source.with_name("LICENSE-herpesdrg.txt")
+    if not licence.is_file():
+        raise CmvrrError(f"{licence}: HerpesDRG's MIT licence must travel with its data; give it beside {source}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    names = (TABLE.name, PROVENANCE.name, LICENCE.name)
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".importing-") as staging:
+        with (Path(staging) / TABLE.name).open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, COLUMNS, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE,
+                                    escapechar="\\")  # fmt: skip
+            writer.writeheader()
+            writer.writerows(rows)
+        (Path(staging) / PROVENANCE.name).write_text(json.dumps(provenance, indent=2) + "\n")
+        shutil.copyfile(licence, Path(staging) / LICENCE.name)
+        for name in names:
+            shutil.move(str(Path(staging) / name), out_dir / name)
+    return [out_dir / name for name in names]
+
+
+def read_measurements(path: Path = TABLE) -> Iterator[Measurement]:
+    """The packaged table's measurements; a malformed row names its line."""
+    if not path.is_file():
+        raise TableError(path, 0, "the packaged HerpesDRG table is missing: run cmvrr import-herpesdrg")
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        if tuple(next(reader, ())) != COLUMNS:
+            raise TableError(path, 1, f"header must be exactly {list(COLUMNS)}")
+        for line, cells in enumerate(reader, start=2):
+            if len(cells) != len(COLUMNS):
+                raise TableError(path, line, f"expected {len(COLUMNS)} tab-separated cells, found {len(cells)}")
+            row = dict(zip(COLUMNS, cells, strict=True))
+            if row["drug"] not in DRUGS.values() or not (row["fold_change"] or row["call"]):
+                raise TableError(path, line, "a drug of the guideline and a fold change or call are required")
+            yield Measurement(
+                herpesdrg_id=row["herpesdrg_id"],
+                mutation=row["mutation"],
+                co_mutations=tuple(row["co_mutations"].split()),
+                drug=row["drug"],
+                fold_change=float(row["fold_change"]) if row["fold_change"] else None,
+                call=row["call"],
+                strain=row["strain"],
+                generation=row["generation"],
+                method=row["method"],
+                doi=row["doi"],
+                link=row["link"],
+                title=row["title"],
+            )
+
+
+@cache
+def measurements() -> tuple[Measurement, ...]:
+    return tuple(read_measurements())
+
+
+@cache
+def provenance() -> dict[str, object]:
+    loaded: dict[str, object] = json.loads(PROVENANCE.read_text())
+    return loaded
+
+
+DATASET = CMVRR["herpesdrg"]
+
+
+def mutation_iri(name: str) -> URIRef:
+    """The knowledge graph's IRI of a mutation in normal form: Table 5's where it lists it."""
+    return CMVRR[parse_mutation(name).local_name]
+
+
+@cache
+def evidence_graph() -> Graph:
+    """HerpesDRG as RDF, for its own named graph and release file: the dataset with its licence,
+    citation and version, every measurement a node, and the mutations it names (Table 5's keep
+    their IRIs, so the two sources meet on the mutation)."""
+    graph = Graph()
+    for prefix, namespace in PREFIXES.items():
+        graph.bind(prefix, namespace, replace=True)
+    facts = provenance()
+    graph.add((DATASET, RDF.type, PROV.Entity))
+    graph.add((DATASET, RDFS.label, en("HerpesDRG, HCMV resistance phenotypes")))
+    graph.add((DATASET, DCTERMS.source, URIRef(str(facts["source"]))))
+    graph.add((DATASET, DCTERMS.license, URIRef("https://opensource.org/licenses/MIT")))
+    graph.add((DATASET, DCTERMS.rightsHolder, string(str(facts["copyright"]))))
+    graph.add((DATASET, DCTERMS.bibliographicCitation, string(str(facts["citation"]))))
+    graph.add((DATASET, OWL.versionInfo, string(f"{facts['version']} (sha256 {facts['sha256']})")))
+    graph.add((DATASET, RDFS.comment, en(f"Rows of {facts['file']} with {facts['filter']}; imported by cmvrr "
+                                         "import-herpesdrg. Not the guideline's assertions: Table 5 decides where it "
+                                         "speaks.")))  # fmt: skip
+    named: set[str] = set()
+    for measurement in measurements():
+        node = CMVRR[f"herpesdrg-{measurement.herpesdrg_id}-{measurement.drug}"]
+        graph.add((node, RDF.type, CMVRR.PhenotypeMeasurement))
+        value = f"{measurement.fold_change:g}-fold" if measurement.fold_change is not None else measurement.call
+        together = f" with {', '.join(measurement.co_mutations)}" if measurement.co_mutations else ""
+        graph.add((node, RDFS.label, en(f"{measurement.mutation}{together}: {value} {measurement.drug}")))
+        graph.add((node, CMVRR.measuredVariant, mutation_iri(measurement.mutation)))
+        graph.add((node, CMVRR.measuredAgent, CMVRR[measurement.drug]))
+        for other in measurement.co_mutations:
+            graph.add((node, CMVRR.measuredWith, mutation_iri(other)))
+        if measurement.fold_change is not None:
+            graph.add((node, CMVRR.measuredFoldChange, decimal(measurement.fold_change)))
+        if measurement.call:
+            graph.add((node, CMVRR.reportedPhenotype, string(measurement.call)))
+        for predicate, text in ((CMVRR.strainBackground, measurement.strain),
+                                (CMVRR.strainGeneration, measurement.generation),
+                                (CMVRR.assayMethod, measurement.method),
+                                (DCTERMS.bibliographicCitation, measurement.title)):  # fmt: skip
+            if text:
+                graph.add((node, predicate, string(text)))
+        source = f"https://doi.org/{measurement.doi}" if measurement.doi else measurement.link
+        if source:
+            graph.add((node, DCTERMS.source, URIRef(source)))
+        graph.add((node, CMVRR.sourceEntry, string(measurement.herpesdrg_id)))
+        graph.add((node, PROV.wasDerivedFrom, DATASET))
+        named.update((measurement.mutation, *measurement.co_mutations))
+    for name in sorted(named):
+        _describe(graph, parse_mutation(name))
+    return graph
+
+
+def _describe(graph: Graph, name: MutationName) -> None:
+    """A mutation's type-level facts, as Table 5's mutations have them."""
+    node = CMVRR[name.local_name]
+    graph.add((node, RDF.type, MUTATION_CLASS[name.kind]))
+    graph.add((node, RDFS.label, en(f"{name.gene} {name.change}")))
+    graph.add((node, CMVRR.inGene, CMVRR[name.gene]))
+    graph.add((node, CMVRR.aminoAcidPosition, integer(name.position)))
+    if name.ref:
+        graph.add((node, CMVRR.referenceResidue, string(name.ref)))
+    if name.alt:
+        graph.add((node, CMVRR.alternativeResidue, string(name.alt)))
+
+
+__all__ = [
+    "CITATION",
+    "DATASET",
+    "DRUGS",
+    "GENES",
+    "Measurement",
+    "derive",
+    "evidence_graph",
+    "measurements",
+    "mutation_iri",
+    "provenance",
+    "read_measurements",
+    "write_derived",
+]
