@@ -263,7 +263,7 @@ def recommendations_text(recs: Sequence[Recommendation]) -> str:
     for rec in recs:
         lines += [f"Patient {rec.patient}", ""]
         lines += _plan_lines(rec)
-        lines += ["", "Evidence", "", "Susceptibility (Table 5)"]
+        lines += ["", "Evidence", "", "Susceptibility (Table 5; HerpesDRG where Table 5 is silent)"]
         for drug, value in sorted(rec.susceptibility.items()):
             found = f": {', '.join(value.mutations)}" if value.mutations else ""
             lines.append(f"  {drug:<15} {value.status}{found}")

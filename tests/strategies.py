@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, TypeVar
 
+import second_source
 from hypothesis import strategies as st
 
 from kg_builder.knowledge.specs import RESISTANCE_DRUGS
@@ -72,6 +73,7 @@ REFRACTORY_WITHOUT_MUTATION = "refractory-without-mutation"
 MARIBAVIR_FAILURE = "maribavir-failure"
 CONTROLLED_INFECTION = "controlled-infection"
 PROPHYLAXIS_BLIP = "prophylaxis-blip"
+SECOND_SOURCE_RESISTANCE = "second-source-resistance"
 _WEIGHTS = {
     OVERLAPPING_ROWS: 8,
     SINGLE_ROW: 3,
@@ -79,6 +81,7 @@ _WEIGHTS = {
     MARIBAVIR_FAILURE: 3,
     CONTROLLED_INFECTION: 3,
     PROPHYLAXIS_BLIP: 3,
+    SECOND_SOURCE_RESISTANCE: 3,
 }
 SCENARIOS = tuple(_WEIGHTS)
 
@@ -93,8 +96,22 @@ _EPOCH = datetime.date(2024, 1, 1)  # day 0; transplants fall in the first 600 d
 
 
 def resisted(key: str) -> frozenset[str]:
-    """The drugs a Table 5 mutation confers resistance to (its R cells)."""
-    return frozenset(drug for drug in RESISTANCE_DRUGS if TABLE5[key][drug] == "R")
+    """The drugs a mutation confers resistance to: a Table 5 mutation's R cells, or for one Table 5
+    does not list, HerpesDRG's calls (second_source.py, the oracle of herpesdrg-calls.rq)."""
+    if key in TABLE5:
+        return frozenset(drug for drug in RESISTANCE_DRUGS if TABLE5[key][drug] == "R")
+    return frozenset(drug for drug in RESISTANCE_DRUGS if second_source.defeats(key, drug))
+
+
+def gene_of(key: str) -> str:
+    return key.split("_", 1)[0]
+
+
+def gcv_level(key: str) -> str:
+    """Table 5's ganciclovir level; a UL97 ganciclovir mutation only HerpesDRG knows is high (FAQ9)."""
+    if key in TABLE5:
+        return TABLE5[key]["gcv_level"]
+    return "high" if gene_of(key) == "UL97" and "ganciclovir" in resisted(key) else ""
 
 
 @dataclass(frozen=True)
@@ -110,9 +127,9 @@ class RowRule:
     level: str
 
     def applies(self, keys: Iterable[str]) -> bool:
-        inside = [key for key in keys if key in TABLE5 and TABLE5[key]["gene"] in self.genes]
+        inside = [key for key in keys if gene_of(key) in self.genes and resisted(key)]
         covered = frozenset().union(*(resisted(key) for key in inside))
-        levels = {TABLE5[key]["gcv_level"] for key in inside}
+        levels = {gcv_level(key) for key in inside}
         highest = max(levels, key=_LEVELS.__getitem__, default="")
         return self.required <= covered and not covered & self.ruled_out and (not self.level or highest == self.level)
 
@@ -168,7 +185,13 @@ def _uncertain_variants() -> list[str]:
     )
 
 
-UNCERTAIN_VARIANTS = _uncertain_variants()
+# Without the ones HerpesDRG knows (a second-source call that changes a decision): those are not
+# of uncertain significance any more (docs/architecture.md, Second source).
+UNCERTAIN_VARIANTS = [
+    v for v in _uncertain_variants() if second_source.key(v) not in second_source.known_to_second_source()
+]
+# Mutations only HerpesDRG knows, resistant to some drug: drawn beside Table 5's in the invariants.
+SECOND_SOURCE_MUTATIONS = list(second_source.second_source_only())
 
 
 def detected_mutations(record: Mapping[str, Any]) -> set[str]:
@@ -604,6 +627,18 @@ def prophylaxis_blip(draw: st.DrawFn) -> dict[str, Any]:
     return _patient(draw, PROPHYLAXIS_BLIP, timeline, sites)
 
 
+@st.composite
+def second_source_resistance(draw: st.DrawFn) -> dict[str, Any]:
+    """A failing (or responding) course and a genotype with one or two mutations only HerpesDRG
+    knows (a UL97 deletion, another substitution at a Table 5 codon, a UL54 or UL56 change),
+    sometimes beside Table 5 mutations of a row (docs/architecture.md, Second source)."""
+    timeline = _failing_treatment(draw)
+    keys = _combination_mutations(draw) if _chance(draw, 1, 2) else []
+    extra = list(dict.fromkeys(_pick(draw, SECOND_SOURCE_MUTATIONS) for _ in range(draw(st.integers(1, 2)))))
+    timeline.test(draw, timeline.follow_ups[-1] if timeline.follow_ups else timeline.baseline_day, keys, extra)
+    return _patient(draw, SECOND_SOURCE_RESISTANCE, timeline, _sites(draw))
+
+
 _SCENARIO_STRATEGIES: Mapping[str, Callable[[], st.SearchStrategy[dict[str, Any]]]] = {
     OVERLAPPING_ROWS: overlapping_rows,
     SINGLE_ROW: single_row,
@@ -611,6 +646,7 @@ _SCENARIO_STRATEGIES: Mapping[str, Callable[[], st.SearchStrategy[dict[str, Any]
     MARIBAVIR_FAILURE: maribavir_failure,
     CONTROLLED_INFECTION: controlled_infection,
     PROPHYLAXIS_BLIP: prophylaxis_blip,
+    SECOND_SOURCE_RESISTANCE: second_source_resistance,
 }
 _DRAWN = {label: strategy() for label, strategy in _SCENARIO_STRATEGIES.items()}
 
@@ -646,6 +682,8 @@ __all__ = [
     "ROW_RULES",
     "SAME",
     "SCENARIOS",
+    "SECOND_SOURCE_MUTATIONS",
+    "SECOND_SOURCE_RESISTANCE",
     "SINGLE_ROW",
     "TABLE5",
     "TREATMENT_DRUGS",
@@ -663,6 +701,7 @@ __all__ = [
     "refractory_without_mutation",
     "resisted",
     "row_mutations",
+    "second_source_resistance",
     "single_row",
     "table4_rows",
 ]

@@ -19,10 +19,11 @@ from kg_builder.decisions.decide import recommend_graph
 from kg_builder.decisions.engines import ox_lexical as _ox_lexical
 from kg_builder.decisions.engines import query_text, with_day_numbers
 from kg_builder.knowledge.graph import knowledge
+from kg_builder.knowledge.herpesdrg import evidence_graph
 from kg_builder.paths import QUERIES_DIR
 from kg_builder.patients.readers import read_patient_file
 from kg_builder.report import recommendations_turtle
-from kg_builder.terms import KNOWLEDGE_GRAPH, patient_graph_iri
+from kg_builder.terms import HERPESDRG_GRAPH, KNOWLEDGE_GRAPH, patient_graph_iri
 
 if not available():
     if os.environ.get("CI"):
@@ -34,7 +35,8 @@ NAMES = sorted(path.stem for path in QUERIES_DIR.glob("*.rq"))
 
 @pytest.fixture(scope="module")
 def dataset_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The knowledge graph (default and named graph), the patients' graphs and the example's findings."""
+    """The knowledge graph (default and named graph), HerpesDRG's graph, the patients' graphs and
+    the example's findings."""
     patient = read_patient_file(PATIENT_FILE).graph
     cns_patient = read_patient_file(CNS_PATIENT_FILE).graph
     findings = Graph().parse(data=recommendations_turtle(recommend_graph(patient)), format="turtle")
@@ -42,6 +44,7 @@ def dataset_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name, graph in ((None, knowledge()), (KNOWLEDGE_GRAPH, knowledge()),
                         (patient_graph_iri(PATIENT), with_day_numbers(patient)),
                         (patient_graph_iri(CNS_PATIENT), with_day_numbers(cns_patient)),
+                        (HERPESDRG_GRAPH, evidence_graph()),
                         (URIRef(f"{PATIENT}/findings"), findings)):  # fmt: skip
         target = dataset.default_graph if name is None else dataset.graph(name)
         for triple in graph:

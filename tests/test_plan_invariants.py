@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+import second_source
 from hypothesis import HealthCheck, given, settings
 from strategies import detected_mutations, records
 from test_safety_invariants import recommend
@@ -31,8 +32,12 @@ def detected(record: dict[str, Any]) -> set[str]:
 
 
 def culprits(record: dict[str, Any], therapy: str) -> list[dict[str, str]]:
+    """Table 5 rows of the detected mutations that defeat ``therapy``, and for mutations Table 5
+    does not list (or filociclovir), HerpesDRG's calls as second_source.py computes them."""
     column = COLUMN.get(therapy)
-    return [TABLE5[key] for key in detected(record) if key in TABLE5 and column and TABLE5[key][column] == "R"]
+    found = [TABLE5[key] for key in detected(record) if key in TABLE5 and column and TABLE5[key][column] == "R"]
+    return found + [second_source.pseudo_row(key, therapy) for key in detected(record)
+                    if (key not in TABLE5 or not column) and second_source.defeats(key, therapy)]  # fmt: skip
 
 
 def current(record: dict[str, Any]) -> set[str]:
@@ -94,6 +99,10 @@ def violations(record: dict[str, Any], rec: Recommendation) -> list[str]:
         ):
             found.append("maribavir with CNS disease or maribavir resistance (FAQ24)")
     found += _failed_regimens_raised_to(record, rec)
+    uncertain = {drug for drug, result in rec.susceptibility.items() if result.status == "uncertain"}
+    for option in rec.options:
+        if option.role == "do" and option.action in ("optimize", "continue") and option.therapy in uncertain:
+            found.append(f"leads with {option.action} {option.therapy} beside a variant at its resistance codon")
     for stop in rec.stop:
         if CANONICAL.get(stop.therapy, stop.therapy) not in on:
             found.append(f"stop {stop.therapy}, which the patient is not on")
@@ -209,6 +218,11 @@ BROKEN = {
         r, options=(*r.options, replace(r.options[-1], therapy="cidofovir", row=3))
     ),
     "maribavir with CNS disease": lambda r: r,  # set by the record below
+    "leads with optimize ganciclovir beside a variant at its resistance codon": lambda r: replace(
+        r,
+        options=tuple(replace(o, role="do", action="optimize") if o.therapy == "ganciclovir" else o for o in r.options),
+        susceptibility=r.susceptibility | {"ganciclovir": replace(r.susceptibility["ganciclovir"], status="uncertain")},
+    ),
     "raised to ganciclovir-high-dose, which already failed": lambda r: replace(
         r, courses=(*r.courses, replace(r.courses[0], course_drug="ganciclovir", course_start="2025-02-01"))
     ),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import second_source
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rdflib import Graph
@@ -15,6 +16,7 @@ from rdflib import Graph
 from kg_builder.decisions.decide import recommend_graph
 from kg_builder.decisions.model import Recommendation
 from kg_builder.knowledge.tables import RESISTANCE_DRUGS, load_tables
+from kg_builder.patients.mutations import parse_mutation
 from kg_builder.patients.record import DISEASE_SITES
 from kg_builder.patients.record import add_record as _add_record
 
@@ -24,6 +26,8 @@ GENES = ["UL27", "UL51", "UL54", "UL56", "UL89", "UL97"]
 SITES = list(DISEASE_SITES)
 CNS = {"retinitis", "encephalitis", "ventriculitis"}
 KNOWN_POSITIONS = {(row["gene"], int(row["position"])) for row in TABLE5.values()}
+# Table 5's mutations and those only HerpesDRG knows as resistant (docs/architecture.md, Second source).
+KNOWN = sorted(TABLE5) + [second_source.key(name) for name in second_source.second_source_only()]
 EXAMPLES = int(os.environ.get("CMVRR_SAFETY_EXAMPLES", "1500"))
 
 
@@ -50,7 +54,7 @@ def day(offset: int) -> str:
 
 @st.composite
 def patients(draw: st.DrawFn) -> dict[str, Any]:
-    known = draw(st.lists(st.sampled_from(sorted(TABLE5)), max_size=4, unique=True))
+    known = draw(st.lists(st.sampled_from(KNOWN), max_size=4, unique=True))
     unknown = [m for m in draw(st.lists(unknown_mutations, max_size=2, unique=True))
                if (m.split(":")[0], int(m.split(":")[1][1:-1])) not in KNOWN_POSITIONS]  # fmt: skip
     mutations = [notation(key) for key in known] + unknown
@@ -99,13 +103,21 @@ def recommend(record: dict[str, Any]) -> Recommendation:
     return recommendation
 
 
+def position_of(key: str) -> tuple[str, int]:
+    name = parse_mutation(key.replace("_", ":", 1).replace("stop", "*"))
+    return name.gene, name.position
+
+
 def defeating(record: dict[str, Any], therapy: str) -> list[dict[str, str]]:
     """Table 5 rows of the detected mutations that defeat ``therapy`` (the independent oracle)."""
     column = DRUG_COLUMN.get(therapy)
     detected = {
         m.replace(":", "_").replace("*", "stop") for test in record.get("genotype_tests", []) for m in test["mutations"]
     }
-    return [TABLE5[key] for key in detected if key in TABLE5 and column and TABLE5[key][column] == "R"]
+    found = [TABLE5[key] for key in detected if key in TABLE5 and column and TABLE5[key][column] == "R"]
+    # Where Table 5 is silent, HerpesDRG's calls (second_source.py, independent of the package's SPARQL).
+    return found + [second_source.pseudo_row(key, therapy) for key in detected
+                    if (key not in TABLE5 or not column) and second_source.defeats(key, therapy)]  # fmt: skip
 
 
 SAFETY = settings(
@@ -151,13 +163,19 @@ def test_safety_invariants(record: dict[str, Any]) -> None:
     for drug, result in rec.susceptibility.items():
         column = DRUG_COLUMN[drug]
         relevant = {row["gene"] for row in TABLE5.values() if row[column] == "R"}
-        known_resistance = any(TABLE5[key][column] == "R" for key in detected if key in TABLE5)
+        known_resistance = any(TABLE5[key][column] == "R" for key in detected if key in TABLE5) or any(
+            second_source.defeats(key, drug) for key in detected if key not in TABLE5
+        )
         # Safety rule 2: resistant only on a known mutation; "no known resistance" only when every
         # relevant gene was tested; nothing is ever called susceptible.
-        assert result.status in ("resistant", "no-known-resistance", "unknown")
+        assert result.status in ("resistant", "uncertain", "no-known-resistance", "unknown")
         assert (result.status == "resistant") == known_resistance, (drug, result)
+        # Another substitution at a codon of known resistance, unknown to both sources: "uncertain".
+        at_codon = any(position_of(key) in second_source.resistance_codons(drug) for key in detected
+                       if key not in TABLE5 and key not in second_source.known_to_second_source())  # fmt: skip
+        assert (result.status == "uncertain") == (at_codon and not known_resistance), (drug, result)
         if result.status == "no-known-resistance":
             assert relevant <= tested
-    assert {m["mutation"].replace(" ", "_").replace("*", "stop") for m in rec.uncertain_mutations} == detected - set(
-        TABLE5
+    assert {m["mutation"].replace(" ", "_").replace("*", "stop") for m in rec.uncertain_mutations} == (
+        detected - set(TABLE5) - second_source.known_to_second_source()
     )

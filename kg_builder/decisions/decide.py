@@ -18,7 +18,8 @@ from rdflib.namespace import RDF
 from rdflib.term import Node
 
 from ..errors import CmvrrError
-from ..terms import CMVRR, date_of_day, day_number, number_text, patient_graph_iri, patient_name
+from ..knowledge.herpesdrg import conflicts
+from ..terms import CMVRR, HERPESDRG_GRAPH, date_of_day, day_number, number_text, patient_graph_iri, patient_name
 from .engines import ENGINES, Engine, Row, patient_ntriples, query_text, with_values
 from .model import (
     Advice,
@@ -198,6 +199,7 @@ def recommend_patients(
     uncertain = {key: _uncertain(rows) for key, rows in _run(engine, "uncertain-mutations", patients).items()}
     genes = _run(engine, "drug-genes", patients)
     statuses = _run(engine, "susceptibility", patients)
+    codons = {key: _codon_variants(rows) for key, rows in _run(engine, "codon-variants", patients).items()}
     courses_of = {key: _courses(rows) for key, rows in _run(engine, "refractory", patients).items()}
     refractory = {key: _refractory(courses) for key, courses in courses_of.items()}
     testing_inputs: dict[str, dict[str, Node]] = {}
@@ -224,7 +226,7 @@ def recommend_patients(
         name = patient_name(key)
         [state] = states[key]
         genotypes = _genotype_history(history[key])
-        context = _context(state, current[key], courses_of[key], _variant_fractions(genotypes))
+        context = _context(state, current[key], courses_of[key], _variant_fractions(genotypes), codons[key])
         plan = build_plan(table4[key], lines, exclusions[key], findings[key], context, statements, regimens)
         advice, advised_exclusions = _advice(advice_rows[key], statements, _plan_conditions(plan, context))
         excluded = _merge_exclusions(plan, advised_exclusions)
@@ -232,7 +234,7 @@ def recommend_patients(
             Recommendation(
                 patient=name,
                 susceptibility=_susceptibility(
-                    statuses[key], genes[key], findings[key], uncertain[key], context.variant_fractions
+                    statuses[key], genes[key], findings[key], uncertain[key], context.variant_fractions, codons[key]
                 ),
                 uncertain_mutations=uncertain[key],
                 refractory=refractory[key],
@@ -267,8 +269,25 @@ def _variant_fractions(history: tuple[GenotypeResult, ...]) -> dict[str, str]:
     return shown
 
 
+def _codon_variants(rows: list[Row]) -> dict[str, list[str]]:
+    """Drug -> "UL97 L595Y (at the codon of UL97 L595F)" for each variant neither source knows
+    that sits at a codon where a known mutation confers resistance to the drug."""
+    known: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for row in rows:
+        variant = local(row["mutation"]).replace("_", " ").replace("stop", "*")
+        known[(local(row["drug"]), variant)].add(str(row["knownLabel"]))
+    found: dict[str, list[str]] = defaultdict(list)
+    for (drug, variant), labels in sorted(known.items()):
+        found[drug].append(f"{variant} (at the codon of {', '.join(sorted(labels))})")
+    return dict(found)
+
+
 def _context(
-    state: Row, courses: list[Row], judged: tuple[RefractoryStatus, ...], fractions: Mapping[str, str]
+    state: Row,
+    courses: list[Row],
+    judged: tuple[RefractoryStatus, ...],
+    fractions: Mapping[str, str],
+    codons: Mapping[str, list[str]],
 ) -> PatientContext:
     # Every drug a course was refractory or probably refractory on, latest course last: the plan
     # never switches back to one (FAQ1). [safe] Earlier episodes count too (docs/architecture.md).
@@ -298,6 +317,7 @@ def _context(
         age=_number(state["age"]),
         steroid_mg_per_kg=_number(state["steroid"]),
         variant_fractions=fractions,
+        codon_variants={canonical(drug): names for drug, names in codons.items()},
     )
 
 
@@ -382,10 +402,12 @@ def _susceptibility(
     findings: list[Row],
     uncertain: tuple[dict[str, str | float | None], ...],
     fractions: Mapping[str, str],
+    codons: Mapping[str, list[str]],
 ) -> dict[str, Susceptibility]:
     by_drug: dict[str, list[Row]] = defaultdict(list)
+    reduced: dict[str, list[Row]] = defaultdict(list)
     for row in findings:
-        by_drug[local(row["drug"])].append(row)
+        (by_drug if row["effect"] == "R" else reduced)[local(row["drug"])].append(row)
     untested: dict[str, list[str]] = defaultdict(list)
     relevant: dict[str, set[str]] = defaultdict(set)
     for row in genes:
@@ -396,18 +418,31 @@ def _susceptibility(
     for row in statuses:
         drug, status = local(row["drug"]), str(row["status"])
         rows = by_drug.get(drug, [])
+        second = all(_second_source(r) for r in rows) if rows else False
         note = {
-            "resistant": "a detected mutation confers resistance (Table 5)",
+            "resistant": "a detected mutation confers resistance "
+            + ("(HerpesDRG; not in the guideline's Table 5)" if second else "(Table 5)"),
             "no-known-resistance": (
                 f"no known resistance mutation in the genes tested; resistant subpopulations below "
                 f"{row['detectionLimit']}% may be missed (Table 3); not proof of susceptibility"
             ),
+            "uncertain": "a variant neither Table 5 nor HerpesDRG knows sits at a codon where resistance to this "
+            f"drug is known: {'; '.join(codons.get(drug, []))}; confirm it (a reference laboratory, phenotyping) "
+            "before relying on the drug",
             "unknown": "not every gene that carries resistance to this drug was tested: "
             + ", ".join(untested.get(drug, [])),
         }[status]
         unclear = sorted(str(u["mutation"]) for u in uncertain if u["gene"] in relevant[drug])
-        if unclear and status != "resistant":
+        if unclear and status not in ("resistant", "uncertain"):
             note += f"; variants of uncertain significance in its genes: {', '.join(unclear)}"
+        if reduced.get(drug) and status != "resistant":
+            note += "; reduced susceptibility measured, a caution, not a reason to withhold it: " + ", ".join(
+                f"{r['label']} {_number(r['fold']) or 0:g}-fold (HerpesDRG, {r['band']}; not in Table 5)"
+                for r in reduced[drug]
+            )
+        disputed = sorted({conflict_text(c) for r in rows if (c := conflicts().get((local(r["mutation"]), drug)))})
+        if disputed:
+            note += "; the sources disagree: " + "; ".join(disputed)
         found = sorted({str(r["label"]) for r in rows} & set(fractions))
         if found:
             note += "; as found: " + ", ".join(f"{name}{fractions[name]}" for name in found)
@@ -415,12 +450,34 @@ def _susceptibility(
             status=cast(SusceptibilityStatus, status),
             mutations=tuple(sorted({str(r["label"]) for r in rows})),
             levels=tuple(sorted({f"{r['label']}: {r['level']}" for r in rows if r["level"]})),
-            sources=tuple(sorted({f"Table 5 ({local(r['assertion'])}, {r['basis']})" for r in rows})),
+            sources=tuple(sorted({_source_text(r) for r in rows})),
             untested_genes=tuple(sorted(untested.get(drug, []))),
             note=note,
             assertions=tuple(sorted({local(r["assertion"]) for r in rows})),
         )
     return result
+
+
+def conflict_text(conflict: Mapping[str, str]) -> str:
+    """A Table 5 / HerpesDRG disagreement in words (source-conflicts.rq); Table 5 still decides."""
+    count = int(conflict["measurements"])
+    measured = f"at most {number_text(conflict['highest'])}-fold in {count} measurement{'s' if count != 1 else ''}"
+    said = "resistant" if conflict["conflict"] == "table5-resistant-herpesdrg-below-2-fold" else "susceptible"
+    return f"Table 5 lists {conflict['label']} as {said}, HerpesDRG measured it {measured}; the plan follows Table 5"
+
+
+def _second_source(row: Row) -> bool:
+    return row["evidence"] == str(HERPESDRG_GRAPH)
+
+
+def _source_text(row: Row) -> str:
+    if not _second_source(row):
+        return f"Table 5 ({local(row['assertion'])}, {row['basis']})"
+    count = int(str(row["count"] or 0))
+    return (
+        f"HerpesDRG ({local(row['assertion'])}: {_number(row['fold']) or 0:g}-fold, {row['band']}, "
+        f"{count} measurement{'s' if count != 1 else ''}; not in the guideline's Table 5)"
+    )
 
 
 def _uncertain(rows: list[Row]) -> tuple[dict[str, str | float | None], ...]:
@@ -628,7 +685,11 @@ def _detected(row: Row, gene: str, missed: tuple[str, ...], specimen_on: Mapping
     name = local(row["mutation"]).replace("_", " ").replace("stop", "*")
     fraction = _number(row["fraction"])
     resistance = row["resistance"] == "true"
-    notes = ["confers resistance (Table 5)" if resistance else "uncertain significance: not in Table 5"]
+    if not resistance:
+        notes = ["uncertain significance: not in Table 5"]
+    else:
+        source = "Table 5" if row["table5"] == "true" else "HerpesDRG; not in the guideline's Table 5"
+        notes = [f"confers resistance ({source})"]
     if row["minority"] == "true":
         limit = number_text(str(row["detectionLimit"]))
         notes.append(

@@ -18,8 +18,9 @@ from rdflib.term import Node
 from ..checks.compiler import RENEW_AFTER_TRIPLES
 from ..errors import CmvrrError
 from ..knowledge.graph import knowledge, load_knowledge
+from ..knowledge.herpesdrg import decision_slice_ntriples
 from ..paths import query_path
-from ..terms import CMVRR, KNOWLEDGE_GRAPH, NUMERIC_DATATYPES, canonical_lexical, day_number, integer
+from ..terms import CMVRR, HERPESDRG_GRAPH, KNOWLEDGE_GRAPH, NUMERIC_DATATYPES, canonical_lexical, day_number, integer
 
 Row = dict[str, str | None]
 Bindings = Mapping[str, Node]
@@ -109,6 +110,7 @@ class RdflibEngine:
             # Also in the default graph, so that queries written for the release file
             # (queries/table5-mutations.rq, ...) run unchanged.
             self.dataset.default_graph.add(triple)
+        self.dataset.graph(HERPESDRG_GRAPH).parse(data=decision_slice_ntriples(), format="nt")
         for iri, data in patients.items():
             self.dataset.graph(iri).parse(data=data, format="nt")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-SusceptibilityStatus = Literal["resistant", "no-known-resistance", "unknown"]
+SusceptibilityStatus = Literal["resistant", "uncertain", "no-known-resistance", "unknown"]
 # What the infection calls for (docs/architecture.md, The treatment plan): "active" R/R infection
 # gets a treatment plan; "controlled" infection the FAQ13 stop criterion and secondary prophylaxis;
 # low-level DNAemia on letermovir prophylaxis the FAQ6 testing advice; "not-rr" no R/R plan.

@@ -24,6 +24,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from ..knowledge.herpesdrg import cited, deciding_measurement
 from ..terms import CMVRR
 from .engines import Row
 from .model import Exclusion, InfectionState, Option, RefractoryStatus, Regimen, Role, Statement, Stop
@@ -45,6 +46,15 @@ def confer(mutations: Iterable[str]) -> str:
     """'UL97 M460V confers resistance' / 'UL54 A809V, UL97 M460V confer resistance'."""
     names = sorted(set(mutations))
     return f"{', '.join(names)} {'confers' if len(names) == 1 else 'confer'} resistance"
+
+
+SECOND_SOURCE = "not in the guideline's Table 5"  # the tag a second-source mutation carries in reasons
+
+
+def resisted(mutations: Iterable[str]) -> str:
+    """confer() with the source: "(Table 5)" unless every mutation is known from HerpesDRG alone."""
+    names = sorted(set(mutations))
+    return confer(names) + ("" if all(SECOND_SOURCE in name for name in names) else " (Table 5)")
 
 
 def canonical(therapy: str) -> str:
@@ -72,6 +82,8 @@ class PatientContext:
     steroid_mg_per_kg: float | None = None
     # mutation name -> how the lab found it, where it gave a fraction: " (12%, minority variant)"
     variant_fractions: Mapping[str, str] = field(default_factory=dict)
+    # canonical drug -> variants neither source knows at a codon of known resistance to it
+    codon_variants: Mapping[str, list[str]] = field(default_factory=dict)
 
     @property
     def refractory(self) -> bool:
@@ -99,6 +111,7 @@ class _Candidate:
     wording: str
     row_label: str
     falls: list[str] = field(default_factory=list)  # reasons it is not offered (shown)
+    demoted: list[str] = field(default_factory=list)  # reasons it does not lead (offered after the others)
     silent: bool = False  # it does not apply (no contraindication: never listed as excluded)
     sources: list[str] = field(default_factory=list)  # knowledge keys the exclusion rests on
 
@@ -130,8 +143,15 @@ def build_plan(
     resistance-findings.rq answers; ``regimen_of``: the standard regimens by key."""
     defeated: dict[str, list[str]] = defaultdict(list)
     for finding in findings:
+        if finding["effect"] != "R":  # reduced susceptibility (HerpesDRG, 2-5-fold) defeats nothing
+            continue
         label = str(finding["label"])
-        defeated[canonical(local(finding["drug"]))].append(label + context.variant_fractions.get(label, ""))
+        second = ""
+        if finding["band"]:  # a HerpesDRG call: the measurement it rests on, with its DOI
+            measured = deciding_measurement(local(finding["mutation"]).replace("_", ":", 1).replace("stop", "*"),
+                                            local(finding["drug"]))  # fmt: skip
+            second = f" ({cited(measured) if measured else 'HerpesDRG'}; {SECOND_SOURCE})"
+        defeated[canonical(local(finding["drug"]))].append(label + context.variant_fractions.get(label, "") + second)
     rr = bool(rows) or bool(defeated) or context.refractory
     caveats = _prophylaxis_caveats(context, defeated, rr, statements)
     why_not = {
@@ -178,6 +198,7 @@ def build_plan(
             )
     if _high_dose(standing) and not any(c.therapy == "filgrastim" for c in standing):
         standing.append(_growth_factor(statements))
+    standing.sort(key=lambda c: bool(c.demoted))  # stable: a demoted option follows the others
     options = _merge(standing, candidates, context, defeated, statements)
     if not any(option.therapy in APPROVED or option.action == "seek-access" for option in options):
         consult = _consult(statements, 1)
@@ -187,7 +208,26 @@ def build_plan(
     excluded = _excluded([*candidates, *_defeated_candidates(defeated), *_failing_candidates(context)], offered)
     stop = _stops(context, offered, defeated, statements)
     notes += _combination_notes(options, statements)
+    notes += _high_level_by_default(findings)
     return Plan(options, excluded, stop, (*notes, *caveats), "active")
+
+
+def _high_level_by_default(findings: Sequence[Row]) -> list[str]:
+    """A UL97 ganciclovir mutation known only from HerpesDRG is high-level for the row choice."""
+    names = sorted(
+        {
+            str(f["label"])
+            for f in findings
+            if f["band"] and local(f["drug"]) == "ganciclovir" and local(f["gene"]) == "UL97" and f["level"] == "high"
+        }
+    )
+    if not names:
+        return []
+    return [
+        f"{', '.join(names)}: ganciclovir resistance known from HerpesDRG, not the guideline's Table 5; FAQ9 names "
+        "only M460I, C592G and L595W as low-level UL97 mutations, so it is treated as high-level (Table 4 row 1): "
+        "confirm with the laboratory"
+    ]
 
 
 def _candidates(rows: Sequence[Row], lines: Mapping[str, Sequence[Row]]) -> list[_Candidate]:
@@ -239,6 +279,17 @@ def regimen_of_line(line: Row) -> Regimen | None:
     )
 
 
+def _resistance_source(exclusion: Row) -> str:
+    """Table 5's assertion, or the HerpesDRG measurement a call rests on where Table 5 is silent."""
+    source = local(exclusion["source"])
+    if not source.endswith("-herpesdrg"):
+        return f"{source}, Table 5"
+    mutation = local(exclusion["detail"]).replace("_", ":", 1).replace("stop", "*")
+    measurement = deciding_measurement(mutation, local(exclusion["therapy"]))
+    shown = cited(measurement) if measurement else "HerpesDRG"
+    return f"{shown}; not in the guideline's Table 5"
+
+
 def _apply_exclusions(
     candidates: list[_Candidate],
     exclusions: Sequence[Row],
@@ -254,8 +305,9 @@ def _apply_exclusions(
             candidate.sources += [candidate.option, local(exclusion["source"])]
             if reason == "resistance":
                 name = detail.replace("_", " ").replace("stop", "*")
-                name += fractions.get(name, "")
-                candidate.falls.append(f"{name} confers resistance ({local(exclusion['source'])}, Table 5)")
+                candidate.falls.append(
+                    f"{name}{fractions.get(name, '')} confers resistance ({_resistance_source(exclusion)})"
+                )
             elif reason == "maribavir-cns":
                 candidate.falls.append(f"CNS disease ({detail}): {_cite(statements['faq24-maribavir-cns'])}")
             elif reason == "cmv-disease-present":
@@ -277,6 +329,14 @@ def _apply_context(candidates: list[_Candidate], context: PatientContext) -> Non
         # "continue", "optimize" or "add" of it is written for exactly that patient (rows 2, 4, 6, 8).
         if therapy in context.failing and candidate.action in ("switch", "seek-access"):
             candidate.falls.append(f"the infection is {context.failing[therapy]}")
+        # A variant of uncertain significance at a resistance codon of the drug: keeping or
+        # raising it is not the first step (FAQ9 A-II: on suspicion of resistance, switch class).
+        if therapy in context.codon_variants and candidate.action in ("continue", "optimize"):
+            candidate.demoted.append(
+                f"not the first step: {'; '.join(context.codon_variants[therapy])} sits at a codon where resistance to "
+                f"{therapy} is known; confirm the variant (FAQ9 A-II: on clinical suspicion of resistance, switch "
+                "drug class)"
+            )
         # ...unless that patient already failed the very regimen the row would raise the dose to:
         # refractory on high-dose ganciclovir, row 2 moves on to foscarnet or cidofovir.
         failed_at = _failed_at_regimen(candidate, therapy, context)
@@ -382,7 +442,7 @@ def _defeated_candidates(defeated: Mapping[str, list[str]]) -> list[_Candidate]:
     """Every drug a detected mutation defeats, as a candidate that falls: listed under "not to
     offer" with its mutations, unless a row prescribes it despite them (then the plan offers it)."""
     return [
-        _fallen("table5", therapy, f"{confer(mutations)} (Table 5)")
+        _fallen("table5", therapy, resisted(mutations))
         for therapy, mutations in sorted(defeated.items())
         if therapy in (*APPROVED, "maribavir", "letermovir")
     ]
@@ -428,7 +488,7 @@ def _derived(
             row_label="",
         )
         if defeated.get(therapy):
-            candidate.falls.append(f"{confer(defeated[therapy])} (Table 5)")
+            candidate.falls.append(resisted(defeated[therapy]))
         if therapy == "maribavir" and context.cns_disease:
             candidate.falls.append(f"CNS disease: {_cite(statements['faq24-maribavir-cns'])}")
         found.append(candidate)
@@ -534,6 +594,7 @@ def _option(
             f"prescribed despite {', '.join(despite)}: Table 4 row {candidate.row} gives {candidate.therapy} for "
             "exactly this resistance"
         )
+    why += [reason for c in group for reason in c.demoted]
     if candidate.therapy == "cmv-specific-t-cells":
         why.append(_t_cell_caveat(context))
     failing = context.failing.get(canonical(candidate.therapy))
@@ -645,7 +706,7 @@ def _stops(
             continue
         reasons = []
         if defeated.get(drug):
-            reasons.append(f"{confer(defeated[drug])} (Table 5)")
+            reasons.append(resisted(defeated[drug]))
         if drug in context.failing:
             reasons.append(f"the infection is {context.failing[drug]}")
         if drug in context.intolerant:

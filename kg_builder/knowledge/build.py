@@ -227,6 +227,7 @@ def _add_assertion(b: _Builder, row: Row, mutation: URIRef, column: str, drug: s
         CMVRR.ResistanceAssertion,
         f"{row['gene']} {row['ref']}{row['position']}{row['alt']}: {effect} to {drug}",
     )
+    b.add(assertion, RDF.type, CMVRR.CuratedFact)  # on the guideline's authority (a second source's calls are not)
     b.add(assertion, CMVRR.assertedVariant, mutation)
     b.add(mutation, CMVRR.hasResistanceAssertion, assertion)  # both directions: no reasoner needed
     b.add(assertion, CMVRR.assertedAgent, CMVRR[drug])

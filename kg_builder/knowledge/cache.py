@@ -17,14 +17,16 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
-from ..paths import CMV_MODULE, CORE_MODULE, PACKAGE_DIR, RELEASE_DIR, SHAPES_DIR, TABLES_DIR
+from ..paths import CMV_MODULE, CORE_MODULE, ONTOLOGY_DIR, PACKAGE_DIR, RELEASE_DIR, SHAPES_DIR, TABLES_DIR
 from ..version import __version__
 
 
 def sources() -> list[Path]:
     """Every file a cached build reads or runs: tables, modules, shapes and the package's code."""
     code = sorted(path for path in PACKAGE_DIR.rglob("*.py") if "_data" not in path.parts)
-    return [*sorted(TABLES_DIR.glob("*.tsv")), CORE_MODULE, CMV_MODULE, *sorted(SHAPES_DIR.glob("*.ttl")), *code]
+    second_source = sorted((ONTOLOGY_DIR / "sources").glob("herpesdrg*"))
+    tables = sorted(TABLES_DIR.glob("*.tsv"))
+    return [*tables, *second_source, CORE_MODULE, CMV_MODULE, *sorted(SHAPES_DIR.glob("*.ttl")), *code]
 
 
 @cache

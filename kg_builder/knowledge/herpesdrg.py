@@ -22,12 +22,27 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import pyoxigraph
 from rdflib import Graph, URIRef
 
 from ..errors import CmvrrError, TableError
 from ..paths import ONTOLOGY_DIR
-from ..patients.mutations import MUTATION_CLASS, MutationName, MutationSyntaxError, parse_mutation
-from ..terms import CMVRR, DCTERMS, OWL, PREFIXES, PROV, RDF, RDFS, decimal, en, integer, string
+from ..patients.mutations import MutationName, MutationSyntaxError, parse_mutation
+from ..patients.record import describe_mutation
+from ..terms import (
+    CMVRR,
+    DCTERMS,
+    HERPESDRG_GRAPH,
+    KNOWLEDGE_GRAPH,
+    OWL,
+    PREFIXES,
+    PROV,
+    RDF,
+    RDFS,
+    decimal,
+    en,
+    string,
+)
 
 SOURCES_DIR = ONTOLOGY_DIR / "sources"
 TABLE = SOURCES_DIR / "herpesdrg.tsv"
@@ -63,7 +78,13 @@ CO_GENE_REPAIRS = {("575", "A594V"): "UL97", ("576", "A594V"): "UL97", ("577", "
 # Entries whose co-mutation's reference residue is not Merlin's at any gene (UL54 D558E: Merlin
 # has E558; UL54 Q738R: Merlin has V738): the combination cannot be placed, so the entry is left
 # out (a co-mutation entry never decides a single mutation's call).
-EXCLUDED = {"93": "UL54 D558E: Merlin UL54 has E at 558", "438": "UL54 Q738R: Merlin UL54 has V at 738"}
+# Entry 2086 (UL54 T821I, an enzyme kinetic assay) gives 5.5 under every drug, maribavir and
+# cidofovir included: a known quirk (../shared/reference/README.md), not a phenotype.
+EXCLUDED = {
+    "93": "UL54 D558E: Merlin UL54 has E at 558",
+    "438": "UL54 Q738R: Merlin UL54 has V at 738",
+    "2086": "UL54 T821I: 5.5 under every drug in one enzyme assay, a known quirk",
+}
 CITATION = (
     "Charles OJ, Venturini C, Breuer J. HerpesDRG: a comprehensive resource for human herpesvirus antiviral drug "
     "resistance genotyping. BMC Bioinformatics. 2024. doi:10.1186/s12859-024-05885-5"
@@ -257,11 +278,119 @@ def mutation_iri(name: str) -> URIRef:
     return CMVRR[parse_mutation(name).local_name]
 
 
+CALLS_RULE = SOURCES_DIR / "herpesdrg-calls.rq"
+
+
 @cache
 def evidence_graph() -> Graph:
-    """HerpesDRG as RDF, for its own named graph and release file: the dataset with its licence,
-    citation and version, every measurement a node, and the mutations it names (Table 5's keep
-    their IRIs, so the two sources meet on the mutation)."""
+    """HerpesDRG as RDF, for its own named graph and release file: the measurements and the
+    resistance calls derived from them where Table 5 is silent (herpesdrg-calls.rq)."""
+    return measurement_graph() + calls_graph()
+
+
+def _store_with(second_source: Graph) -> pyoxigraph.Store:
+    """An Oxigraph store with the knowledge graph and ``second_source`` in their named graphs."""
+    from .graph import knowledge_ntriples
+
+    store = pyoxigraph.Store()
+    store.bulk_load(knowledge_ntriples(), format=pyoxigraph.RdfFormat.N_TRIPLES,
+                    to_graph=pyoxigraph.NamedNode(KNOWLEDGE_GRAPH))  # fmt: skip
+    store.bulk_load(second_source.serialize(format="nt", encoding="utf-8"), format=pyoxigraph.RdfFormat.N_TRIPLES,
+                    to_graph=pyoxigraph.NamedNode(HERPESDRG_GRAPH))  # fmt: skip
+    return store
+
+
+@cache
+def calls_graph() -> Graph:
+    """One resistance call per (mutation, drug) that Table 5 leaves open, with the mutations'
+    descriptions: what the decision queries read of the second source."""
+    triples = _store_with(measurement_graph()).query(CALLS_RULE.read_text())
+    calls = Graph()
+    for prefix, namespace in PREFIXES.items():
+        calls.bind(prefix, namespace, replace=True)
+    calls.parse(data=pyoxigraph.serialize(triples, format=pyoxigraph.RdfFormat.N_TRIPLES), format="nt")  # type: ignore[arg-type]
+    for mutation in set(calls.subjects(CMVRR.hasResistanceAssertion, None)):
+        _describe(calls, parse_mutation(_normal_form(URIRef(str(mutation)))))
+    return calls
+
+
+# What a decision needs of a call: not the measurements behind it (the release file has them).
+_DECISION_EFFECTS = (CMVRR["effect-resistant"], CMVRR["effect-reduced-susceptibility"])
+
+
+@cache
+def decision_slice() -> Graph:
+    """The calls that change a decision (resistant, reduced susceptibility) and the mutations they
+    are about: what every decision store loads into the HerpesDRG named graph."""
+    calls = calls_graph()
+    kept = {call for effect in _DECISION_EFFECTS for call in calls.subjects(CMVRR.hasEffect, effect)}
+    mutations = {calls.value(call, CMVRR.assertedVariant) for call in kept}
+    chosen = Graph()
+    for subject, predicate, obj in calls:
+        if predicate == PROV.wasDerivedFrom:
+            continue
+        if subject in kept or (subject in mutations and (predicate != CMVRR.hasResistanceAssertion or obj in kept)):
+            chosen.add((subject, predicate, obj))
+    return chosen
+
+
+def decision_slice_ntriples() -> bytes:
+    """decision_slice() as N-Triples, from the disk cache when the sources have not changed."""
+    from .cache import cached_bytes
+
+    return cached_bytes("herpesdrg-decisions", lambda: decision_slice().serialize(format="nt", encoding="utf-8"))
+
+
+def evidence_ntriples() -> bytes:
+    """evidence_graph() as N-Triples, from the disk cache when the sources have not changed."""
+    from .cache import cached_bytes
+
+    return cached_bytes("herpesdrg-evidence", lambda: evidence_graph().serialize(format="nt", encoding="utf-8"))
+
+
+def deciding_measurement(mutation: str, drug: str) -> Measurement | None:
+    """The measurement of ``mutation`` alone (normal form) against ``drug`` with the highest fold
+    change: the one a HerpesDRG call rests on (herpesdrg-calls.rq), for the reason text."""
+    measured = "ganciclovir" if drug == "valganciclovir" else drug
+    alone = [m for m in measurements() if m.mutation == mutation and m.drug == measured and not m.co_mutations]
+    return max(alone, key=lambda m: (m.fold_change or 0, m.call == "resistant"), default=None)
+
+
+def cited(measurement: Measurement) -> str:
+    """How a reason text names a measurement: "12.5-fold ganciclovir, HerpesDRG entry 187, doi:10.1128/..."."""
+    value = f"{measurement.fold_change:g}-fold" if measurement.fold_change is not None else measurement.call
+    where = f"doi:{measurement.doi}" if measurement.doi else measurement.link
+    return f"{value} {measurement.drug}, HerpesDRG entry {measurement.herpesdrg_id}, {where}"
+
+
+@cache
+def conflicts() -> dict[tuple[str, str], dict[str, str]]:
+    """queries/source-conflicts.rq's answer by (mutation key, drug), e.g. ("UL54_V781I",
+    "ganciclovir"): where Table 5 and HerpesDRG disagree (cached on disk with the build's inputs)."""
+    from ..paths import query_path
+    from .cache import cached_bytes
+
+    def run() -> bytes:
+        solutions = _store_with(evidence_graph()).query(query_path("source-conflicts").read_text())
+        names = [variable.value for variable in solutions.variables]  # type: ignore[union-attr]
+        rows = [{name: solution[name].value for name in names} for solution in solutions]  # type: ignore[union-attr]
+        return json.dumps(rows, indent=1).encode()
+
+    rows = json.loads(cached_bytes("herpesdrg-conflicts", run))
+    return {(row["mutation"].removeprefix(str(CMVRR)), row["drug"].removeprefix(str(CMVRR))): row for row in rows}
+
+
+def _normal_form(mutation: URIRef) -> str:
+    """UL97_C592G -> UL97:C592G (and UL27_C415stop -> UL27:C415*)."""
+    gene, change = str(mutation).removeprefix(str(CMVRR)).split("_", 1)
+    return f"{gene}:{change.replace('stop', '*')}"
+
+
+@cache
+def measurement_graph() -> Graph:
+    """The measurements: the dataset with its licence, citation and version, every measurement a
+    node, and the mutations it names (Table 5's keep their IRIs, so the two sources meet on the
+    mutation)."""
     graph = Graph()
     for prefix, namespace in PREFIXES.items():
         graph.bind(prefix, namespace, replace=True)
@@ -309,16 +438,8 @@ def evidence_graph() -> Graph:
 
 
 def _describe(graph: Graph, name: MutationName) -> None:
-    """A mutation's type-level facts, as Table 5's mutations have them."""
-    node = CMVRR[name.local_name]
-    graph.add((node, RDF.type, MUTATION_CLASS[name.kind]))
-    graph.add((node, RDFS.label, en(f"{name.gene} {name.change}")))
-    graph.add((node, CMVRR.inGene, CMVRR[name.gene]))
-    graph.add((node, CMVRR.aminoAcidPosition, integer(name.position)))
-    if name.ref:
-        graph.add((node, CMVRR.referenceResidue, string(name.ref)))
-    if name.alt:
-        graph.add((node, CMVRR.alternativeResidue, string(name.alt)))
+    """A mutation's type-level facts, as a patient's record gives them, and its label."""
+    graph.add((describe_mutation(graph, name), RDFS.label, en(f"{name.gene} {name.change}")))
 
 
 __all__ = [
@@ -327,8 +448,16 @@ __all__ = [
     "DRUGS",
     "GENES",
     "Measurement",
+    "calls_graph",
+    "cited",
+    "conflicts",
+    "deciding_measurement",
+    "decision_slice",
+    "decision_slice_ntriples",
     "derive",
     "evidence_graph",
+    "evidence_ntriples",
+    "measurement_graph",
     "measurements",
     "mutation_iri",
     "provenance",
