@@ -16,7 +16,7 @@ from functools import cache
 
 from kg_builder.knowledge.tables import RESISTANCE_DRUGS, load_tables
 from kg_builder.paths import ONTOLOGY_DIR
-from kg_builder.patients.mutations import parse_mutation
+from kg_builder.patients.mutations import normal_form, parse_mutation
 
 TABLE5 = {row["mutation"]: row for row in load_tables()["mutations"]}
 COLUMNS = tuple(RESISTANCE_DRUGS)  # ganciclovir, foscarnet, cidofovir, letermovir, maribavir
@@ -77,7 +77,7 @@ def resistance_codons(drug: str) -> frozenset[tuple[str, int]]:
     codons = {(row["gene"], int(row["position"])) for row in TABLE5.values() if row.get(column) == "R"}
     for (mutation, called), call in calls().items():
         if called == drug and call == "R":
-            name = parse_mutation(mutation.replace("_", ":", 1).replace("stop", "*"))
+            name = parse_mutation(normal_form(mutation))
             codons.add((name.gene, name.position))
     return frozenset(codons)
 
@@ -94,7 +94,7 @@ def pseudo_row(mutation_key: str, drug: str) -> dict[str, str]:
 def second_source_only() -> tuple[str, ...]:
     """Mutations HerpesDRG calls resistant to some drug that Table 5 does not list at all (normal form)."""
     keys = sorted({mutation for (mutation, _), call in calls().items() if call == "R" and mutation not in TABLE5})
-    return tuple(k.replace("_", ":", 1).replace("stop", "*") for k in keys)
+    return tuple(normal_form(k) for k in keys)
 
 
 @cache

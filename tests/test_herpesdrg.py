@@ -21,13 +21,14 @@ from rdflib import Dataset, Graph, URIRef
 from kg_builder.decisions.engines import ox_lexical, query_text
 from kg_builder.decisions.model import Recommendation
 from kg_builder.errors import TableError
-from kg_builder.knowledge.graph import knowledge, load_knowledge
+from kg_builder.knowledge.graph import knowledge
 from kg_builder.knowledge.herpesdrg import (
     DATASET,
     DRUGS,
     EXCLUDED,
     GENES,
     LICENCE,
+    MAPPINGS,
     PROVENANCE,
     TABLE,
     calls_graph,
@@ -38,6 +39,7 @@ from kg_builder.knowledge.herpesdrg import (
     provenance,
     read_measurements,
 )
+from kg_builder.knowledge.stores import load_knowledge
 from kg_builder.knowledge.tables import load_tables
 from kg_builder.paths import EXAMPLES_DIR, RELEASE_DIR
 from kg_builder.patients.mutations import parse_mutation
@@ -277,3 +279,27 @@ def test_reduced_susceptibility_is_a_caution_not_an_exclusion() -> None:
     assert "foscarnet" in {o.therapy for o in rec.options}
     assert "reduced susceptibility measured" in rec.susceptibility["foscarnet"].note
     assert rec.susceptibility["foscarnet"].status != "resistant"
+
+
+def test_the_mapping_file_is_valid_sssom_and_covers_every_measured_mutation() -> None:
+    """ontology/sources/herpesdrg.sssom.tsv read by sssom-pydantic (metadata and every row
+    validated): one exactMatch per (mutation, entry) measured alone, relatedMatch for co-mutations,
+    every subject a mutation node of the second source's graph."""
+    import sssom_pydantic
+
+    mappings, _, mapping_set = sssom_pydantic.read(MAPPINGS)
+    assert str(mapping_set.license) == "https://opensource.org/licenses/MIT"
+    assert mapping_set.version == provenance()["version"]
+    pairs = {kind: {(m.subject.identifier, m.object.identifier) for m in mappings if m.predicate.identifier == kind}
+             for kind in ("exactMatch", "relatedMatch")}  # fmt: skip
+    exact, related = pairs["exactMatch"], pairs["relatedMatch"]
+    alone = {(key(m.mutation), m.herpesdrg_id) for m in measurements() if not m.co_mutations}
+    assert exact == alone
+    assert related == {(key(name), m.herpesdrg_id) for m in measurements() if m.co_mutations
+                       for name in (m.mutation, *m.co_mutations)} - exact  # fmt: skip
+    nodes = {str(node).removeprefix(str(CMVRR)) for node in evidence_graph().objects(None, CMVRR.measuredVariant)}
+    assert {m.subject.identifier for m in mappings} <= nodes | {k for k, _ in related}
+
+
+def key(name: str) -> str:
+    return parse_mutation(name).local_name

@@ -36,7 +36,38 @@ def test_deletion_notations_agree(text: str, gene: str | None) -> None:
     assert str(mutation) == "UL97:del591-607" and mutation.kind == "deletion"
 
 
+SAME_COUNTED_DELETION = [("UL54:D981del2", None), ("D981del2", "UL54"), ("UL54:del981-982", None),
+                         ("p.Asp981_Leu982del", "UL54"), ("UL54 p.981_982del", None)]  # fmt: skip
+SAME_FRAMESHIFT = [("UL97:C592fs", None), ("p.Cys592fs", "UL97"), ("p.Cys592LeufsTer12", "UL97"),
+                   ("UL97:C592Lfs*12", None), ("ul97 c592fsx12", None)]  # fmt: skip
+SAME_INSERTION = [("UL97:A594_L595insG", None), ("p.Ala594_Leu595insGly", "UL97"), ("A594_595insG", "UL97"),
+                  ("UL97 p.(Ala594_Leu595insGly)", None)]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "gene"), SAME_COUNTED_DELETION)
+def test_counted_deletions_read_as_herpesdrg_writes_them(text: str, gene: str | None) -> None:
+    """HerpesDRG's D981del2 is two residues from 981: Table 5's UL54 del981-982."""
+    mutation = parse_mutation(text, gene)
+    assert str(mutation) == "UL54:del981-982" and mutation.local_name == "UL54_del981-982"
+
+
+@pytest.mark.parametrize(("text", "gene"), SAME_FRAMESHIFT)
+def test_frameshift_notations_agree(text: str, gene: str | None) -> None:
+    mutation = parse_mutation(text, gene)
+    assert str(mutation) == "UL97:C592fs" and mutation.kind == "frameshift" and mutation.ref == "C"
+
+
+@pytest.mark.parametrize(("text", "gene"), SAME_INSERTION)
+def test_insertion_notations_agree(text: str, gene: str | None) -> None:
+    mutation = parse_mutation(text, gene)
+    assert (mutation.kind, mutation.position, mutation.end, mutation.alt) == ("insertion", 594, 595, "G")
+    assert parse_mutation(str(mutation)) == mutation  # the normal form reads back to itself
+
+
 @pytest.mark.parametrize(("text", "gene", "problem"), [
+    ("UL97:A594_L597insG", None, "between two neighbouring residues"),
+    ("UL97:C592Zfs", None, "'Z' is not an amino acid"),
+    ("UL97:C592fsQ", None, "not in a known notation"),
     ("C592G", None, "names no gene"),
     ("UL97:592", None, "not in a known notation"),
     ("UL97:C592C", None, "changes nothing"),

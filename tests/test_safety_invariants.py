@@ -16,7 +16,7 @@ from rdflib import Graph
 from kg_builder.decisions.decide import recommend_graph
 from kg_builder.decisions.model import Recommendation
 from kg_builder.knowledge.tables import RESISTANCE_DRUGS, load_tables
-from kg_builder.patients.mutations import parse_mutation
+from kg_builder.patients.mutations import normal_form, parse_mutation
 from kg_builder.patients.record import DISEASE_SITES
 from kg_builder.patients.record import add_record as _add_record
 
@@ -104,7 +104,7 @@ def recommend(record: dict[str, Any]) -> Recommendation:
 
 
 def position_of(key: str) -> tuple[str, int]:
-    name = parse_mutation(key.replace("_", ":", 1).replace("stop", "*"))
+    name = parse_mutation(normal_form(key))
     return name.gene, name.position
 
 

@@ -135,7 +135,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Read a HerpesDRG database file (github.com/ojcharles/herpesdrg-db, herpesdrg-db.tsv) and its "
         "MIT licence beside it, keep the HCMV rows with curation status A in UL27, UL51, UL54, UL56, UL89 and "
         "UL97, and write ontology/sources/herpesdrg.tsv (one row per measurement: mutation, drug, fold change, "
-        "strain, method, DOI), herpesdrg.json (source, sha256, version, citation, repairs) and the licence; "
+        "strain, method, DOI), herpesdrg.json (source, sha256, version, citation, repairs), the mapping "
+        "herpesdrg.sssom.tsv (SSSOM: the package's mutation IRIs and HerpesDRG's entries) and the licence; "
         "all or none. Then run cmvrr build to refresh the release.\n\n"
         "example:\n  cmvrr import-herpesdrg ../shared/reference/herpesdrg-db.tsv",
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -22,7 +22,7 @@ from rdflib import Graph, URIRef
 from ..checks.chunks import CHUNK_SIZE, patients_of
 from ..decisions.engines import with_day_numbers
 from ..errors import CmvrrError
-from ..knowledge.graph import load_knowledge
+from ..knowledge.stores import load_knowledge
 from ..patients.readers import WorkItem, work_items
 from ..pipeline import evaluate_chunk
 from ..report import recommendations_graph

@@ -24,7 +24,8 @@ from rdflib.namespace import RDF
 
 from ..decisions.engines import with_day_numbers
 from ..errors import CmvrrError
-from ..knowledge.graph import load_knowledge, release_graph
+from ..knowledge.graph import release_graph
+from ..knowledge.stores import load_knowledge
 from ..patients.readers import read_patient_file
 from ..terms import CMVRR, KNOWLEDGE_GRAPH, patient_graph_iri
 

@@ -19,6 +19,7 @@ from rdflib.term import Node
 
 from ..errors import CmvrrError
 from ..knowledge.herpesdrg import conflicts
+from ..patients.mutations import shown_name
 from ..terms import CMVRR, HERPESDRG_GRAPH, date_of_day, day_number, number_text, patient_graph_iri, patient_name
 from .engines import ENGINES, Engine, Row, patient_ntriples, query_text, with_values
 from .model import (
@@ -274,7 +275,7 @@ def _codon_variants(rows: list[Row]) -> dict[str, list[str]]:
     that sits at a codon where a known mutation confers resistance to the drug."""
     known: dict[tuple[str, str], set[str]] = defaultdict(set)
     for row in rows:
-        variant = local(row["mutation"]).replace("_", " ").replace("stop", "*")
+        variant = shown_name(local(row["mutation"]))
         known[(local(row["drug"]), variant)].add(str(row["knownLabel"]))
     found: dict[str, list[str]] = defaultdict(list)
     for (drug, variant), labels in sorted(known.items()):
@@ -483,7 +484,7 @@ def _source_text(row: Row) -> str:
 def _uncertain(rows: list[Row]) -> tuple[dict[str, str | float | None], ...]:
     return tuple(
         {
-            "mutation": local(row["mutation"]).replace("_", " ").replace("stop", "*"),
+            "mutation": shown_name(local(row["mutation"])),
             "reported": row["reported"],
             "gene": local(row["gene"]),
             "variant_fraction": _number(row["fraction"]),
@@ -682,7 +683,7 @@ def _genotype_history(rows: list[Row]) -> tuple[GenotypeResult, ...]:
 
 
 def _detected(row: Row, gene: str, missed: tuple[str, ...], specimen_on: Mapping[str, str | None]) -> DetectedMutation:
-    name = local(row["mutation"]).replace("_", " ").replace("stop", "*")
+    name = shown_name(local(row["mutation"]))
     fraction = _number(row["fraction"])
     resistance = row["resistance"] == "true"
     if not resistance:

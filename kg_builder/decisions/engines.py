@@ -17,8 +17,9 @@ from rdflib.term import Node
 
 from ..checks.compiler import RENEW_AFTER_TRIPLES
 from ..errors import CmvrrError
-from ..knowledge.graph import knowledge, load_knowledge
+from ..knowledge.graph import knowledge
 from ..knowledge.herpesdrg import decision_slice_ntriples
+from ..knowledge.stores import load_knowledge
 from ..paths import query_path
 from ..terms import CMVRR, HERPESDRG_GRAPH, KNOWLEDGE_GRAPH, NUMERIC_DATATYPES, canonical_lexical, day_number, integer
 

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from ..knowledge.herpesdrg import cited, deciding_measurement
+from ..patients.mutations import normal_form, shown_name
 from ..terms import CMVRR
 from .engines import Row
 from .model import Exclusion, InfectionState, Option, RefractoryStatus, Regimen, Role, Statement, Stop
@@ -148,8 +149,7 @@ def build_plan(
         label = str(finding["label"])
         second = ""
         if finding["band"]:  # a HerpesDRG call: the measurement it rests on, with its DOI
-            measured = deciding_measurement(local(finding["mutation"]).replace("_", ":", 1).replace("stop", "*"),
-                                            local(finding["drug"]))  # fmt: skip
+            measured = deciding_measurement(normal_form(local(finding["mutation"])), local(finding["drug"]))
             second = f" ({cited(measured) if measured else 'HerpesDRG'}; {SECOND_SOURCE})"
         defeated[canonical(local(finding["drug"]))].append(label + context.variant_fractions.get(label, "") + second)
     rr = bool(rows) or bool(defeated) or context.refractory
@@ -284,7 +284,7 @@ def _resistance_source(exclusion: Row) -> str:
     source = local(exclusion["source"])
     if not source.endswith("-herpesdrg"):
         return f"{source}, Table 5"
-    mutation = local(exclusion["detail"]).replace("_", ":", 1).replace("stop", "*")
+    mutation = normal_form(local(exclusion["detail"]))
     measurement = deciding_measurement(mutation, local(exclusion["therapy"]))
     shown = cited(measurement) if measurement else "HerpesDRG"
     return f"{shown}; not in the guideline's Table 5"
@@ -304,7 +304,7 @@ def _apply_exclusions(
             reason, detail = exclusion["reason"], local(exclusion["detail"])
             candidate.sources += [candidate.option, local(exclusion["source"])]
             if reason == "resistance":
-                name = detail.replace("_", " ").replace("stop", "*")
+                name = shown_name(detail)
                 candidate.falls.append(
                     f"{name}{fractions.get(name, '')} confers resistance ({_resistance_source(exclusion)})"
                 )

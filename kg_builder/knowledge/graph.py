@@ -12,13 +12,12 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-import pyoxigraph
 from rdflib import Graph, Literal, URIRef
 from rdflib.compare import to_canonical_graph
 
 from ..errors import CmvrrError
 from ..paths import CMV_MODULE, CORE_MODULE
-from ..terms import CMV_ONTOLOGY, CMVRR, CORE_ONTOLOGY, HERPESDRG_GRAPH, KNOWLEDGE_GRAPH, OWL, PREFIXES, RDF, RDFS
+from ..terms import CMV_ONTOLOGY, CMVRR, CORE_ONTOLOGY, OWL, PREFIXES, RDF, RDFS
 from .build import knowledge_graph
 from .cache import cached_bytes
 from .tables import check_mutations, check_table4, load_tables
@@ -80,20 +79,6 @@ def knowledge_ntriples() -> bytes:
     return cached_bytes("knowledge", lambda: knowledge().serialize(format="nt", encoding="utf-8"))
 
 
-def load_knowledge(store: pyoxigraph.Store) -> None:
-    """The knowledge graph into an Oxigraph store: named for the decision queries, and also the
-    default graph, so that queries written for the release file run unchanged; and the second
-    source (HerpesDRG measurements and the calls derived where Table 5 is silent) in its own
-    named graph. The rdflib engine loads only the calls that change a decision (the same
-    answers to every decision query, a quarter of a second instead of a second and a half)."""
-    from .herpesdrg import evidence_ntriples
-
-    for graph_name in (pyoxigraph.NamedNode(KNOWLEDGE_GRAPH), pyoxigraph.DefaultGraph()):
-        store.bulk_load(knowledge_ntriples(), format=pyoxigraph.RdfFormat.N_TRIPLES, to_graph=graph_name)
-    store.bulk_load(evidence_ntriples(), format=pyoxigraph.RdfFormat.N_TRIPLES,
-                    to_graph=pyoxigraph.NamedNode(HERPESDRG_GRAPH))  # fmt: skip
-
-
 # What the patient shapes need to see of the knowledge graph: its class hierarchy and the
 # individuals that sh:class and the residue check look up, with their type-level facts.
 _CONTEXT_PREDICATES = (
@@ -132,7 +117,6 @@ def validation_context_ntriples() -> bytes:
 __all__ = [
     "knowledge",
     "knowledge_ntriples",
-    "load_knowledge",
     "parse_module",
     "release_graph",
     "sorted_canonical",

@@ -26,8 +26,8 @@ import pyoxigraph
 from rdflib import Graph, URIRef
 
 from ..errors import CmvrrError, TableError
-from ..paths import ONTOLOGY_DIR
-from ..patients.mutations import MutationName, MutationSyntaxError, parse_mutation
+from ..paths import ONTOLOGY_DIR, query_path
+from ..patients.mutations import MutationName, MutationSyntaxError, normal_form, parse_mutation
 from ..patients.record import describe_mutation
 from ..terms import (
     CMVRR,
@@ -43,10 +43,13 @@ from ..terms import (
     en,
     string,
 )
+from .cache import cached_bytes
+from .graph import knowledge_ntriples
 
 SOURCES_DIR = ONTOLOGY_DIR / "sources"
 TABLE = SOURCES_DIR / "herpesdrg.tsv"
 PROVENANCE = SOURCES_DIR / "herpesdrg.json"
+MAPPINGS = SOURCES_DIR / "herpesdrg.sssom.tsv"
 LICENCE = SOURCES_DIR / "LICENSE-herpesdrg.txt"
 
 GENES = ("UL27", "UL51", "UL54", "UL56", "UL89", "UL97")
@@ -215,7 +218,7 @@ def write_derived(source: Path, out_dir: Path = SOURCES_DIR, licence: Path | Non
     if not licence.is_file():
         raise CmvrrError(f"{licence}: HerpesDRG's MIT licence must travel with its data; give it beside {source}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    names = (TABLE.name, PROVENANCE.name, LICENCE.name)
+    names = (TABLE.name, PROVENANCE.name, LICENCE.name, MAPPINGS.name)
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".importing-") as staging:
         with (Path(staging) / TABLE.name).open("w", encoding="utf-8", newline="") as handle:
             writer = csv.DictWriter(handle, COLUMNS, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_NONE,
@@ -224,9 +227,50 @@ def write_derived(source: Path, out_dir: Path = SOURCES_DIR, licence: Path | Non
             writer.writerows(rows)
         (Path(staging) / PROVENANCE.name).write_text(json.dumps(provenance, indent=2) + "\n")
         shutil.copyfile(licence, Path(staging) / LICENCE.name)
+        (Path(staging) / MAPPINGS.name).write_text(sssom_text(rows, provenance))
         for name in names:
             shutil.move(str(Path(staging) / name), out_dir / name)
     return [out_dir / name for name in names]
+
+
+SSSOM_COLUMNS = (
+    "subject_id", "subject_label", "predicate_id", "object_id", "object_label", "mapping_justification", "comment",
+)  # fmt: skip
+
+
+def sssom_text(rows: list[dict[str, str]], facts: dict[str, object]) -> str:
+    """The mapping between the package's mutation IRIs and HerpesDRG's entries (SSSOM TSV with
+    its metadata block): skos:exactMatch where an entry measures the mutation alone,
+    skos:relatedMatch where it measures it with co-mutations."""
+    pairs: dict[tuple[str, str], str] = {}
+    for row in rows:
+        entry = row["herpesdrg_id"]
+        pairs[(row["mutation"], entry)] = "skos:exactMatch" if not row["co_mutations"] else "skos:relatedMatch"
+        for other in row["co_mutations"].split():
+            pairs.setdefault((other, entry), "skos:relatedMatch")
+    header = [
+        "#curie_map:",
+        "#  cmvrr: https://w3id.org/cmv-rr/",
+        "#  herpesdrg: https://github.com/ojcharles/herpesdrg-db#entry-",
+        "#  semapv: https://w3id.org/semapv/vocab/",
+        "#  skos: http://www.w3.org/2004/02/skos/core#",
+        "#mapping_set_id: https://w3id.org/cmv-rr/mappings/herpesdrg.sssom.tsv",
+        f'#mapping_set_version: "{facts["version"]}"',
+        '#mapping_set_description: "The package\'s mutations and the HerpesDRG entries that measure them (alone,'
+        " exactMatch; with co-mutations, relatedMatch), read from HerpesDRG's gene and aa_change into the package's"
+        ' normal form by cmvrr import-herpesdrg."',
+        '#license: "https://opensource.org/licenses/MIT"',
+        "\t".join(SSSOM_COLUMNS),
+    ]
+    lines = []
+    for (mutation, entry), predicate in sorted(pairs.items(), key=lambda item: (item[0][0], int(item[0][1]))):
+        name = parse_mutation(mutation)
+        label = f"{name.gene} {name.change}"
+        lines.append("\t".join((
+            f"cmvrr:{name.local_name}", label, predicate, f"herpesdrg:{entry}", f"{label} (HerpesDRG entry {entry})",
+            "semapv:LexicalMatching", "gene and aa_change parsed into the normal form",
+        )))  # fmt: skip
+    return "\n".join(header + lines) + "\n"
 
 
 def read_measurements(path: Path = TABLE) -> Iterator[Measurement]:
@@ -290,8 +334,6 @@ def evidence_graph() -> Graph:
 
 def _store_with(second_source: Graph) -> pyoxigraph.Store:
     """An Oxigraph store with the knowledge graph and ``second_source`` in their named graphs."""
-    from .graph import knowledge_ntriples
-
     store = pyoxigraph.Store()
     store.bulk_load(knowledge_ntriples(), format=pyoxigraph.RdfFormat.N_TRIPLES,
                     to_graph=pyoxigraph.NamedNode(KNOWLEDGE_GRAPH))  # fmt: skip
@@ -310,7 +352,7 @@ def calls_graph() -> Graph:
         calls.bind(prefix, namespace, replace=True)
     calls.parse(data=pyoxigraph.serialize(triples, format=pyoxigraph.RdfFormat.N_TRIPLES), format="nt")  # type: ignore[arg-type]
     for mutation in set(calls.subjects(CMVRR.hasResistanceAssertion, None)):
-        _describe(calls, parse_mutation(_normal_form(URIRef(str(mutation)))))
+        _describe(calls, parse_mutation(normal_form(str(mutation).removeprefix(str(CMVRR)))))
     return calls
 
 
@@ -336,15 +378,11 @@ def decision_slice() -> Graph:
 
 def decision_slice_ntriples() -> bytes:
     """decision_slice() as N-Triples, from the disk cache when the sources have not changed."""
-    from .cache import cached_bytes
-
     return cached_bytes("herpesdrg-decisions", lambda: decision_slice().serialize(format="nt", encoding="utf-8"))
 
 
 def evidence_ntriples() -> bytes:
     """evidence_graph() as N-Triples, from the disk cache when the sources have not changed."""
-    from .cache import cached_bytes
-
     return cached_bytes("herpesdrg-evidence", lambda: evidence_graph().serialize(format="nt", encoding="utf-8"))
 
 
@@ -367,9 +405,6 @@ def cited(measurement: Measurement) -> str:
 def conflicts() -> dict[tuple[str, str], dict[str, str]]:
     """queries/source-conflicts.rq's answer by (mutation key, drug), e.g. ("UL54_V781I",
     "ganciclovir"): where Table 5 and HerpesDRG disagree (cached on disk with the build's inputs)."""
-    from ..paths import query_path
-    from .cache import cached_bytes
-
     def run() -> bytes:
         solutions = _store_with(evidence_graph()).query(query_path("source-conflicts").read_text())
         names = [variable.value for variable in solutions.variables]  # type: ignore[union-attr]
@@ -378,12 +413,6 @@ def conflicts() -> dict[tuple[str, str], dict[str, str]]:
 
     rows = json.loads(cached_bytes("herpesdrg-conflicts", run))
     return {(row["mutation"].removeprefix(str(CMVRR)), row["drug"].removeprefix(str(CMVRR))): row for row in rows}
-
-
-def _normal_form(mutation: URIRef) -> str:
-    """UL97_C592G -> UL97:C592G (and UL27_C415stop -> UL27:C415*)."""
-    gene, change = str(mutation).removeprefix(str(CMVRR)).split("_", 1)
-    return f"{gene}:{change.replace('stop', '*')}"
 
 
 @cache

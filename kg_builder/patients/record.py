@@ -214,8 +214,12 @@ def describe_mutation(graph: Graph, mutation: MutationName) -> URIRef:
     graph.add((node, CMVRR.aminoAcidPosition, integer(mutation.position)))
     if mutation.kind == "deletion":
         graph.add((node, CMVRR.deletionEnd, integer(mutation.end)))
-    else:
+        return node
+    if mutation.ref:  # an insertion written without its flanking residue has none
         graph.add((node, CMVRR.referenceResidue, string(mutation.ref)))
+    if mutation.kind == "insertion":
+        graph.add((node, CMVRR.insertedResidues, string(mutation.alt)))
+    elif mutation.kind != "frameshift":
         graph.add((node, CMVRR.alternativeResidue, string(mutation.alt)))
     return node
 
