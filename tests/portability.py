@@ -32,7 +32,13 @@ INPUTS = {
 # so that the engines' agreement is never an agreement on nothing.
 CNS_PATIENT_FILE = EXAMPLES_DIR / "cases" / "cns-retinitis.json"
 CNS_PATIENT = URIRef("https://w3id.org/cmv-rr/patient/CASE-CNS")
-INPUTS_BY_QUERY = {"compartments": {"patient": CNS_PATIENT, "patientGraph": patient_graph_iri(CNS_PATIENT)}}
+# codon-variants.rq runs on a variant neither source knows at a resistance codon (UL97 L595Y).
+CODON_PATIENT_FILE = EXAMPLES_DIR / "cases" / "hd-codon-l595y.json"
+CODON_PATIENT = URIRef("https://w3id.org/cmv-rr/patient/CP-HD-CODON-L595Y")
+INPUTS_BY_QUERY = {
+    "compartments": {"patient": CNS_PATIENT, "patientGraph": patient_graph_iri(CNS_PATIENT)},
+    "codon-variants": {"patient": CODON_PATIENT, "patientGraph": patient_graph_iri(CODON_PATIENT)},
+}
 
 
 def values_clause(query: str, name: str = "") -> str:

@@ -12,7 +12,17 @@ from pathlib import Path
 import pyoxigraph
 import pytest
 from jena import arq, available
-from portability import CNS_PATIENT, CNS_PATIENT_FILE, PATIENT, PATIENT_FILE, canonical, json_rows, values_clause
+from portability import (
+    CNS_PATIENT,
+    CNS_PATIENT_FILE,
+    CODON_PATIENT,
+    CODON_PATIENT_FILE,
+    PATIENT,
+    PATIENT_FILE,
+    canonical,
+    json_rows,
+    values_clause,
+)
 from rdflib import Dataset, Graph, URIRef
 
 from kg_builder.decisions.decide import recommend_graph
@@ -39,11 +49,13 @@ def dataset_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     the example's findings."""
     patient = read_patient_file(PATIENT_FILE).graph
     cns_patient = read_patient_file(CNS_PATIENT_FILE).graph
+    codon_patient = read_patient_file(CODON_PATIENT_FILE).graph
     findings = Graph().parse(data=recommendations_turtle(recommend_graph(patient)), format="turtle")
     dataset = Dataset()
     for name, graph in ((None, knowledge()), (KNOWLEDGE_GRAPH, knowledge()),
                         (patient_graph_iri(PATIENT), with_day_numbers(patient)),
                         (patient_graph_iri(CNS_PATIENT), with_day_numbers(cns_patient)),
+                        (patient_graph_iri(CODON_PATIENT), with_day_numbers(codon_patient)),
                         (HERPESDRG_GRAPH, evidence_graph()),
                         (URIRef(f"{PATIENT}/findings"), findings)):  # fmt: skip
         target = dataset.default_graph if name is None else dataset.graph(name)
