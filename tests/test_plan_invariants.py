@@ -99,9 +99,13 @@ def violations(record: dict[str, Any], rec: Recommendation) -> list[str]:
         ):
             found.append("maribavir with CNS disease or maribavir resistance (FAQ24)")
     found += _failed_regimens_raised_to(record, rec)
+    # A variant at a resistance codon of the drug: keeping or raising it is not ranked first while
+    # another antiviral is offered (FAQ9 A-II); with none other, it may be.
     uncertain = {drug for drug, result in rec.susceptibility.items() if result.status == "uncertain"}
-    for option in rec.options:
-        if option.role == "do" and option.action in ("optimize", "continue") and option.therapy in uncertain:
+    approved = {"ganciclovir", "valganciclovir", "foscarnet", "cidofovir"}
+    for option in rec.options[:1]:
+        others = {o.therapy for o in rec.options if o.therapy in approved and o.therapy != option.therapy}
+        if option.action in ("optimize", "continue") and option.therapy in uncertain and others:
             found.append(f"leads with {option.action} {option.therapy} beside a variant at its resistance codon")
     for stop in rec.stop:
         if CANONICAL.get(stop.therapy, stop.therapy) not in on:
@@ -220,7 +224,8 @@ BROKEN = {
     "maribavir with CNS disease": lambda r: r,  # set by the record below
     "leads with optimize ganciclovir beside a variant at its resistance codon": lambda r: replace(
         r,
-        options=tuple(replace(o, role="do", action="optimize") if o.therapy == "ganciclovir" else o for o in r.options),
+        options=tuple(sorted((replace(o, action="optimize") if o.therapy == "ganciclovir" else o for o in r.options),
+                             key=lambda o: o.therapy != "ganciclovir")),  # optimize ganciclovir first
         susceptibility=r.susceptibility | {"ganciclovir": replace(r.susceptibility["ganciclovir"], status="uncertain")},
     ),
     "raised to ganciclovir-high-dose, which already failed": lambda r: replace(
