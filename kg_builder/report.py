@@ -205,7 +205,8 @@ def _load_text(load: Measurement) -> str:
 
 def _course_lines(course: RefractoryStatus) -> list[str]:
     status = course.status + (f": {_REASON.get(course.reason, course.reason)}" if course.reason else "")
-    lines = [f"  {course.course_drug}{_dose_text(course)} from {course.course_start}: {status}"]
+    dose = f" {course.dose_text}" if course.dose_text else ""
+    lines = [f"  {course.course_drug}{dose} from {course.course_start}: {status}"]
     for label, load in (("start", course.baseline), ("after 2 weeks", course.follow_up)):
         if load:
             lines.append(f"      {label:<14}{_load_text(load)}")
@@ -219,14 +220,6 @@ def _course_lines(course: RefractoryStatus) -> list[str]:
     if not course.dose_checked and course.reason != "dose-below-guideline":
         lines.append(f"      {'dose':<14}not checked: the guideline states no treatment dose for {course.course_drug}")
     return lines
-
-
-def _dose_text(course: RefractoryStatus) -> str:
-    amount = ""
-    if course.dose_mg_per_kg or course.dose_mg:
-        amount = f"{course.dose_mg_per_kg:g} mg/kg" if course.dose_mg_per_kg else f"{course.dose_mg:g} mg"
-    interval = f" q{course.interval_h:g}h" if course.interval_h else ""
-    return f" {amount}{interval}" if amount or interval else ""
 
 
 def _timeline_lines(rec: Recommendation) -> list[str]:

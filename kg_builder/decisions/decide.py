@@ -20,7 +20,7 @@ from rdflib.term import Node
 from ..errors import CmvrrError
 from ..knowledge.herpesdrg import conflicts
 from ..patients.mutations import shown_name
-from ..terms import CMVRR, HERPESDRG_GRAPH, date_of_day, day_number, number_text, patient_graph_iri, patient_name
+from ..terms import CMVRR, date_of_day, day_number, number_text, patient_graph_iri, patient_name
 from .engines import ENGINES, Engine, Row, patient_ntriples, query_text, with_values
 from .model import (
     Advice,
@@ -39,7 +39,7 @@ from .model import (
     SusceptibilityStatus,
     ThresholdCheck,
 )
-from .plan import PatientContext, Plan, build_plan, canonical, regimen_of_line
+from .plan import PatientContext, Plan, build_plan, canonical, from_second_source, regimen_of_line
 
 
 def local(iri: str | None) -> str:
@@ -204,9 +204,10 @@ def recommend_patients(
     courses_of = {key: _courses(rows) for key, rows in _run(engine, "refractory", patients).items()}
     refractory = {key: _refractory(courses) for key, courses in courses_of.items()}
     testing_inputs: dict[str, dict[str, Node]] = {}
-    for key, judged in courses_of.items():
-        failed, trigger = _testing_trigger(judged)
-        testing_inputs[key] = {"failedToDecline": Literal(failed), "triggerDay": Literal(_day_number(trigger))}
+    triggers = {key: _trigger_course(judged) for key, judged in courses_of.items()}
+    for key, trigger in triggers.items():
+        day = _day_number(trigger.failure_date if trigger else None)
+        testing_inputs[key] = {"failedToDecline": Literal(trigger is not None), "triggerDay": Literal(day)}
     testing = _run(engine, "genotype-testing", patients, testing_inputs)
     compartments = _run(engine, "compartments", patients)
     refractory_now = {
@@ -240,9 +241,7 @@ def recommend_patients(
                 uncertain_mutations=uncertain[key],
                 refractory=refractory[key],
                 courses=courses_of[key],
-                genotype_testing=_genotype_testing(
-                    testing[key], compartments[key], statements, limits, _trigger_course(courses_of[key])
-                ),
+                genotype_testing=_genotype_testing(testing[key], compartments[key], statements, limits, triggers[key]),
                 # rows apply to active R/R infection only (the plan notes any that are held back)
                 table4_rows=tuple(int(str(row["rowNumber"])) for row in table4[key]) if plan.state == "active" else (),
                 options=plan.options,
@@ -419,7 +418,7 @@ def _susceptibility(
     for row in statuses:
         drug, status = local(row["drug"]), str(row["status"])
         rows = by_drug.get(drug, [])
-        second = all(_second_source(r) for r in rows) if rows else False
+        second = all(from_second_source(r) for r in rows) if rows else False
         note = {
             "resistant": "a detected mutation confers resistance "
             + ("(HerpesDRG; not in the guideline's Table 5)" if second else "(Table 5)"),
@@ -467,12 +466,8 @@ def conflict_text(conflict: Mapping[str, str]) -> str:
     return f"Table 5 lists {conflict['label']} as {said}, HerpesDRG measured it {measured}; the plan follows Table 5"
 
 
-def _second_source(row: Row) -> bool:
-    return row["evidence"] == str(HERPESDRG_GRAPH)
-
-
 def _source_text(row: Row) -> str:
-    if not _second_source(row):
+    if not from_second_source(row):
         return f"Table 5 ({local(row['assertion'])}, {row['basis']})"
     count = int(str(row["count"] or 0))
     return (
@@ -556,19 +551,12 @@ def _refractory(courses: tuple[RefractoryStatus, ...]) -> RefractoryStatus:
     return judged[-1] if judged else courses[-1]
 
 
-def _testing_trigger(courses: tuple[RefractoryStatus, ...]) -> tuple[bool, str | None]:
-    """FAQ6's trigger persists: any course whose load failed to decline by more than 1 log10 from
-    day 14 on, dated by the latest course's first such load (a later fall does not undo it);
-    genotype-testing.rq keeps it until a test on or after that day."""
-    failed = [course.failure_date for course in courses if course.failure_date]
-    return (True, max(failed)) if failed else (False, None)
-
-
-def _trigger_course(courses: tuple[RefractoryStatus, ...]) -> str:
-    """The course whose failure dates FAQ6's trigger, for the reason text: " (on foscarnet from ...)"."""
-    _, trigger = _testing_trigger(courses)
-    course = next((c for c in reversed(courses) if trigger and c.failure_date == trigger), None)
-    return f" (on {course.course_drug} from {course.course_start})" if course else ""
+def _trigger_course(courses: tuple[RefractoryStatus, ...]) -> RefractoryStatus | None:
+    """FAQ6's trigger persists: of the courses whose load failed to decline by more than 1 log10
+    from day 14 on, the one with the latest first such load (a later fall does not undo it);
+    genotype-testing.rq keeps the trigger until a test on or after that day."""
+    failed = [course for course in courses if course.failure_date]
+    return max(reversed(failed), key=lambda course: str(course.failure_date), default=None)
 
 
 def _genotype_testing(
@@ -576,7 +564,7 @@ def _genotype_testing(
     compartments: list[Row],
     statements: dict[str, Statement],
     limits: dict[str, str],
-    trigger_course: str = "",
+    trigger_course: RefractoryStatus | None = None,
 ) -> GenotypeTesting:
     [row] = rows
     minimum, ul56_minimum = limits["genotype-testing-min-viral-load"], limits["ul56-testing-min-viral-load"]
@@ -590,7 +578,8 @@ def _genotype_testing(
         trigger = _cite(statements["faq6-genotype-testing-viral-load-failure"])
         reasons.append(
             f"the viral load had not fallen by more than 1 log10 after 2 weeks of therapy on {failure_day}"
-            f"{trigger_course} ({trigger})"
+            f"{f' (on {trigger_course.course_drug} from {trigger_course.course_start})' if trigger_course else ''} "
+            f"({trigger})"
         )
     if breakthrough_day:
         reasons.append(

@@ -68,6 +68,13 @@ class RefractoryStatus:
     # FAQ6's trigger, kept once seen: the first comparable load from day 14 on, of any specimen type,
     # that had not fallen by more than 1 log10 (a later fall does not undo it).
     failure_date: str | None = None
+
+    @property
+    def dose_text(self) -> str:
+        """The dose as given: "7.5 mg/kg q12h", "400 mg q12h"; "" when the record gives none."""
+        amount = f"{self.dose_mg_per_kg:g} mg/kg" if self.dose_mg_per_kg else ""
+        amount = amount or (f"{self.dose_mg:g} mg" if self.dose_mg else "")
+        return " ".join(filter(None, (amount, f"q{self.interval_h:g}h" if self.interval_h else "")))
     # The measurements' IRIs, for PROV links in Turtle output; input-specific, so not compared.
     evidence_nodes: tuple[str, ...] = field(default=(), compare=False)
 

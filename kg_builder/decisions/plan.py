@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 
 from ..knowledge.herpesdrg import cited, deciding_measurement
 from ..patients.mutations import normal_form, shown_name
-from ..terms import CMVRR
+from ..terms import CMVRR, HERPESDRG_GRAPH
 from .engines import Row
 from .model import Exclusion, InfectionState, Option, RefractoryStatus, Regimen, Role, Statement, Stop
 
@@ -148,7 +148,7 @@ def build_plan(
             continue
         label = str(finding["label"])
         second = ""
-        if finding["band"]:  # a HerpesDRG call: the measurement it rests on, with its DOI
+        if from_second_source(finding):  # the measurement the call rests on, with its DOI
             measured = deciding_measurement(normal_form(local(finding["mutation"])), local(finding["drug"]))
             second = f" ({cited(measured) if measured else 'HerpesDRG'}; {SECOND_SOURCE})"
         defeated[canonical(local(finding["drug"]))].append(label + context.variant_fractions.get(label, "") + second)
@@ -212,13 +212,19 @@ def build_plan(
     return Plan(options, excluded, stop, (*notes, *caveats), "active")
 
 
+def from_second_source(finding: Row) -> bool:
+    """A resistance-findings.rq row resting on a HerpesDRG call, not on Table 5."""
+    return finding["evidence"] == str(HERPESDRG_GRAPH)
+
+
 def _high_level_by_default(findings: Sequence[Row]) -> list[str]:
     """A UL97 ganciclovir mutation known only from HerpesDRG is high-level for the row choice."""
     names = sorted(
         {
             str(f["label"])
             for f in findings
-            if f["band"] and local(f["drug"]) == "ganciclovir" and local(f["gene"]) == "UL97" and f["level"] == "high"
+            if from_second_source(f) and local(f["drug"]) == "ganciclovir" and local(f["gene"]) == "UL97"
+            and f["level"] == "high"
         }
     )
     if not names:
@@ -362,8 +368,7 @@ def _failed_at_regimen(candidate: _Candidate, therapy: str, context: PatientCont
             course.interval_h is not None and course.interval_h <= regimen.interval_h
         )
         if (reached_per_kg or reached_mg) and often_enough:
-            amount = f"{course.dose_mg_per_kg:g} mg/kg" if reached_per_kg else f"{course.dose_mg:g} mg"
-            return amount + (f" q{course.interval_h:g}h" if course.interval_h else "")
+            return course.dose_text
     return ""
 
 
@@ -814,4 +819,13 @@ def _prophylaxis_notes(statements: Mapping[str, Statement]) -> tuple[str, ...]:
     )
 
 
-__all__ = ["APPROVED", "CANONICAL", "PatientContext", "Plan", "build_plan", "canonical", "regimen_of_line"]
+__all__ = [
+    "APPROVED",
+    "CANONICAL",
+    "PatientContext",
+    "Plan",
+    "build_plan",
+    "canonical",
+    "from_second_source",
+    "regimen_of_line",
+]

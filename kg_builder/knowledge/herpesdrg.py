@@ -72,7 +72,6 @@ COLUMNS = (
 )  # fmt: skip
 _DOI = re.compile(r"^10\.\d{4,9}/\S+$")
 _NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
-_DELETION_COUNT = re.compile(r"^(?P<ref>[A-Z])(?P<start>\d+)del(?P<count>\d+)$")  # D981del2: two residues from 981
 # Co-mutations the database files under the wrong gene or against another strain's residue,
 # found by the curation tests against the Merlin proteins (tests/test_herpesdrg.py).
 # Entries 575-577 pair a UL54 mutation with A594V / L595F, classic UL97 mutations; UL54 has D594
@@ -116,10 +115,6 @@ def _mutations(gene: str, text: str, where: str) -> list[MutationName]:
     """One cell of HerpesDRG mutations ("C539R; F595I", "D981del2", "del590-593") in normal form."""
     names = []
     for part in filter(None, (piece.strip() for piece in text.split(";"))):
-        counted = _DELETION_COUNT.fullmatch(part)
-        if counted:
-            start = int(counted["start"])
-            part = f"del{start}-{start + int(counted['count']) - 1}"
         try:
             names.append(parse_mutation(part, gene))
         except MutationSyntaxError as error:

@@ -7,7 +7,7 @@ separately, HGVS protein notation ``p.Cys592Gly``, ``p.(Cys592Gly)`` and ``p.C59
 residues from 981), frameshifts ``C592fs``, ``p.Cys592fs``, ``p.Cys592LeufsTer12`` and
 ``C592Lfs*12``, and in-frame insertions ``A594_L595insG``, ``p.Ala594_Leu595insGly`` and
 ``594_595insG``. The normal form is ``GENE:C592G`` / ``GENE:C415*`` / ``GENE:del591-607`` /
-``GENE:C592fs`` / ``GENE:A594_L595insG``.
+``GENE:C592fs`` / ``GENE:A594_595insG``.
 """
 
 from __future__ import annotations
