@@ -100,11 +100,15 @@ def violations(record: dict[str, Any], rec: Recommendation) -> list[str]:
             found.append("maribavir with CNS disease or maribavir resistance (FAQ24)")
     found += _failed_regimens_raised_to(record, rec)
     # A variant at a resistance codon of the drug: keeping or raising it is not ranked first while
-    # another antiviral is offered (FAQ9 A-II); with none other, it may be.
+    # another antiviral the variants do not touch is offered (FAQ9 A-II); with none other, it may be.
     uncertain = {drug for drug, result in rec.susceptibility.items() if result.status == "uncertain"}
     approved = {"ganciclovir", "valganciclovir", "foscarnet", "cidofovir"}
     for option in rec.options[:1]:
-        others = {o.therapy for o in rec.options if o.therapy in approved and o.therapy != option.therapy}
+        others = {
+            o.therapy
+            for o in rec.options
+            if o.therapy in approved and o.therapy != option.therapy and o.therapy not in uncertain
+        }
         if option.action in ("optimize", "continue") and option.therapy in uncertain and others:
             found.append(f"leads with {option.action} {option.therapy} beside a variant at its resistance codon")
     for stop in rec.stop:

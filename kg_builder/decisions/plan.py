@@ -113,6 +113,7 @@ class _Candidate:
     row_label: str
     falls: list[str] = field(default_factory=list)  # reasons it is not offered (shown)
     demoted: list[str] = field(default_factory=list)  # reasons it does not lead (offered after the others)
+    caveats: list[str] = field(default_factory=list)  # said beside the option, its place unchanged
     silent: bool = False  # it does not apply (no contraindication: never listed as excluded)
     sources: list[str] = field(default_factory=list)  # knowledge keys the exclusion rests on
 
@@ -198,6 +199,7 @@ def build_plan(
             )
     if _high_dose(standing) and not any(c.therapy == "filgrastim" for c in standing):
         standing.append(_growth_factor(statements))
+    _undemote_without_alternative(standing, context)
     standing.sort(key=lambda c: bool(c.demoted))  # stable: a demoted option follows the others
     options = _merge(standing, candidates, context, defeated, statements)
     if not any(option.therapy in APPROVED or option.action == "seek-access" for option in options):
@@ -337,7 +339,11 @@ def _apply_context(candidates: list[_Candidate], context: PatientContext) -> Non
             candidate.falls.append(f"the infection is {context.failing[therapy]}")
         # A variant of uncertain significance at a resistance codon of the drug: keeping or
         # raising it is not the first step (FAQ9 A-II: on suspicion of resistance, switch class).
-        if therapy in context.codon_variants and candidate.action in ("continue", "optimize"):
+        # A row's "switch to" a drug the patient is already on keeps it too (row 7 for a patient on ganciclovir).
+        keeps = candidate.action in ("continue", "optimize") or (
+            therapy in context.on and candidate.action in ("switch", "start")
+        )
+        if therapy in context.codon_variants and keeps:
             candidate.demoted.append(
                 f"not the first step: {'; '.join(context.codon_variants[therapy])} sits at a codon where resistance to "
                 f"{therapy} is known; confirm the variant (FAQ9 A-II: on clinical suspicion of resistance, switch "
@@ -351,6 +357,27 @@ def _apply_context(candidates: list[_Candidate], context: PatientContext) -> Non
                 f"{candidate.therapy} at {failed_at} has already failed, and Table 4 row {candidate.row} raises the "
                 "dose only that far: the row's next option follows"
             )
+
+
+def _undemote_without_alternative(standing: list[_Candidate], context: PatientContext) -> None:
+    """A drug kept beside a codon variant yields only to an antiviral the variant does not touch:
+    when every offered antiviral sits at such a codon (UL54 A809C: ganciclovir and foscarnet),
+    switching gains nothing, and the drug the patient is on keeps its row's place."""
+    clear = any(
+        _kind(c) == "antiviral" and not c.demoted and canonical(c.therapy) not in context.codon_variants
+        for c in standing
+    )
+    if clear:
+        return
+    for candidate in standing:
+        if candidate.demoted:
+            therapy = canonical(candidate.therapy)
+            candidate.caveats.append(
+                f"{'; '.join(context.codon_variants[therapy])} sits at a codon where resistance to {therapy} is known, "
+                "as for every antiviral offered here, so switching gains nothing; confirm the variant (a reference "
+                "laboratory, phenotyping)"
+            )
+            candidate.demoted.clear()
 
 
 def _failed_at_regimen(candidate: _Candidate, therapy: str, context: PatientContext) -> str:
@@ -599,7 +626,7 @@ def _option(
             f"prescribed despite {', '.join(despite)}: Table 4 row {candidate.row} gives {candidate.therapy} for "
             "exactly this resistance"
         )
-    why += [reason for c in group for reason in c.demoted]
+    why += [reason for c in group for reason in (*c.demoted, *c.caveats)]
     if candidate.therapy == "cmv-specific-t-cells":
         why.append(_t_cell_caveat(context))
     failing = context.failing.get(canonical(candidate.therapy))
