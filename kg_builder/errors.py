@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 
@@ -21,4 +22,20 @@ class TableError(CmvrrError):
         super().__init__(f"{path.name}:{line}: {message}")
 
 
-__all__ = ["CmvrrError", "TableError"]
+_UNPRINTABLE = re.compile("[\\x00-\\x08\\x0b-\\x1f\\x7f-\\x9f\\u2028\\u2029\\ud800-\\udfff]")
+
+
+def shown(text: str, limit: int = 2000) -> str:
+    """Text from an input, safe to print: control characters and terminal escape codes written as
+    escapes (never sent raw to a terminal), and at most ``limit`` characters."""
+    clipped = text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+    return _UNPRINTABLE.sub(lambda match: match.group().encode("unicode_escape", "backslashreplace").decode(), clipped)
+
+
+def error_text(error: BaseException) -> str:
+    """An unexpected error in one line: its type and the first line of its message."""
+    first = (str(error).strip().splitlines() or [""])[0]
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
+
+
+__all__ = ["CmvrrError", "TableError", "error_text", "shown"]

@@ -12,7 +12,7 @@ from .checks.findings import FileReport, PatientReport
 from .checks.validate import validate_chunk, validate_input
 from .decisions.decide import recommend_graph, recommend_graphs
 from .decisions.model import Recommendation
-from .errors import CmvrrError
+from .errors import CmvrrError, error_text, shown
 from .patients.readers import PatientInput, WorkItem
 from .terms import patient_name
 
@@ -45,39 +45,54 @@ class Outcome:
 
 def evaluate_chunk(items: Sequence[WorkItem], engine: str = "oxigraph") -> list[Outcome]:
     """Read, validate and decide for each item; never raises. Items that cannot see each other
-    (chunks.py) are validated and decided together, one run of each check and query for all."""
+    (chunks.py) are validated and decided together, one run of each check and query for all; if
+    a run fails, item by item, so that only the bad item records the error (one bad patient
+    never stops a batch)."""
     outcomes: list[Outcome] = [Outcome() for _ in items]
     read: list[tuple[int, PatientInput]] = []
     for index, item in enumerate(items):
         try:
             read.append((index, item.read()))
-        except CmvrrError as error:
+        except Exception as error:  # any failure is this item's, never the batch's
             outcomes[index] = Outcome([_error_line(item, error)])
     for chunk in isolated_chunks([patient.graph for _, patient in read]):
-        members = [read[position] for position in chunk]
-        reports = validate_chunk([patient for _, patient in members])
-        conforming: list[tuple[int, PatientInput, tuple[str, ...]]] = []
-        for (index, patient), report in zip(members, reports, strict=True):
-            if report.conforms:
-                conforming.append((index, patient, warnings_of(report)))
-            else:
-                source = items[index].source
-                outcomes[index] = Outcome([
-                    {"patient": p.patient, "source": source, "status": "does-not-conform", "problems": _violations(p)}
-                    for p in report.patients
-                    if not p.conforms
-                ])  # fmt: skip
-        for index, patient, answer in _recommend(conforming, engine):
-            if isinstance(answer, CmvrrError):
-                outcomes[index] = Outcome([_error_line(items[index], answer)], patient=patient)
-            else:
-                outcomes[index] = Outcome(recommendations=answer, patient=patient)
+        for index, outcome in _evaluate_together([read[position] for position in chunk], items, engine):
+            outcomes[index] = outcome
     return outcomes
+
+
+def _evaluate_together(
+    members: list[tuple[int, PatientInput]], items: Sequence[WorkItem], engine: str
+) -> list[tuple[int, Outcome]]:
+    try:
+        reports = validate_chunk([patient for _, patient in members])
+    except Exception as error:  # an input the validator cannot take: find which
+        if len(members) == 1:
+            return [(members[0][0], Outcome([_error_line(items[members[0][0]], error)]))]
+        return [answer for member in members for answer in _evaluate_together([member], items, engine)]
+    answers: list[tuple[int, Outcome]] = []
+    conforming: list[tuple[int, PatientInput, tuple[str, ...]]] = []
+    for (index, patient), report in zip(members, reports, strict=True):
+        if report.conforms:
+            conforming.append((index, patient, warnings_of(report)))
+        else:
+            source = items[index].source
+            answers.append((index, Outcome([
+                {"patient": p.patient, "source": source, "status": "does-not-conform", "problems": _violations(p)}
+                for p in report.patients
+                if not p.conforms
+            ])))  # fmt: skip
+    for index, patient, answer in _recommend(conforming, engine):
+        if isinstance(answer, Exception):
+            answers.append((index, Outcome([_error_line(items[index], answer)], patient=patient)))
+        else:
+            answers.append((index, Outcome(recommendations=answer, patient=patient)))
+    return answers
 
 
 def _recommend(
     conforming: list[tuple[int, PatientInput, tuple[str, ...]]], engine: str
-) -> list[tuple[int, PatientInput, tuple[Recommendation, ...] | CmvrrError]]:
+) -> list[tuple[int, PatientInput, tuple[Recommendation, ...] | Exception]]:
     """Recommendations per item, all items in one store; if that fails (an input the engine
     cannot take), item by item, so that only the bad item records the error."""
     item_of = {patient_name(root): position for position, (_, patient, _) in enumerate(conforming)
@@ -89,7 +104,7 @@ def _recommend(
             lambda key: conforming[item_of[key]][2],
             [patient.ntriples for _, patient, _ in conforming],
         )
-    except CmvrrError as error:
+    except Exception as error:  # as above
         if len(conforming) == 1:
             return [(conforming[0][0], conforming[0][1], error)]
         return [answer for member in conforming for answer in _recommend([member], engine)]
@@ -99,8 +114,12 @@ def _recommend(
     return [(index, patient, tuple(found)) for (index, patient, _), found in zip(conforming, by_item, strict=True)]
 
 
-def _error_line(item: WorkItem, error: CmvrrError) -> dict[str, Any]:
-    return {"patient": None, "source": item.source, "status": "error", "problems": [str(error)]}
+def _error_line(item: WorkItem, error: Exception) -> dict[str, Any]:
+    """A problem the user can fix in its own words; anything else named as what it is, so that
+    it can be reported (never a traceback)."""
+    known = isinstance(error, CmvrrError)
+    message = str(error) if known else f"{item.source}: cannot be processed: {error_text(error)}"
+    return {"patient": None, "source": item.source, "status": "error", "problems": [shown(message)]}
 
 
 def _violations(patient: PatientReport) -> list[str]:

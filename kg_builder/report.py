@@ -13,6 +13,7 @@ from rdflib.namespace import PROV, RDF, RDFS, XSD
 
 from .checks.findings import FileReport
 from .decisions.model import Measurement, Option, Recommendation, RefractoryStatus
+from .errors import shown
 from .terms import CMV_ONTOLOGY, CMVRR, named_patient
 
 _MARK = {"Violation": "x", "Warning": "!", "Info": "i"}
@@ -56,7 +57,7 @@ def validation_text(reports: Sequence[FileReport]) -> str:
     total = sum(len(report.patients) for report in reports)
     failing = sum(not patient.conforms for report in reports for patient in report.patients)
     lines.append(f"{total} patient(s) checked, {failing} do(es) not conform.")
-    return "\n".join(lines)
+    return "\n".join(map(shown, lines))
 
 
 # ---- cmvrr recommend ------------------------------------------------------------------------
@@ -274,7 +275,7 @@ def recommendations_text(recs: Sequence[Recommendation]) -> str:
         if rec.warnings:
             lines += ["", "Warnings"] + [f"  ! {warning}" for warning in rec.warnings]
         lines += ["", DISCLAIMER, ""]
-    return "\n".join(lines)
+    return "\n".join(map(shown, lines))
 
 
 class _Findings:

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import CmvrrError
+from ..errors import CmvrrError, shown
 from ..knowledge.release import FORMATS, write_release
 from ..paths import QUERIES_DIR
 from ..version import __version__
@@ -266,7 +266,7 @@ def _run(args: argparse.Namespace) -> int:
             print(json.dumps(summary, indent=2))
             return 0 if summary["patients"] == summary.get("ok", 0) else 1
     except CmvrrError as error:
-        print(f"cmvrr {args.command}: {error}", file=sys.stderr)
+        print(f"cmvrr {args.command}: {shown(str(error))}", file=sys.stderr)
         return error.exit_code
     return 2
 

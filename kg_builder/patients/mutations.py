@@ -125,20 +125,21 @@ def _parse_change(change: str, gene: str, original: str) -> MutationName:
             raise MutationSyntaxError(f"mutation {original!r}: unknown amino-acid code")
         return _substitution(gene, ref, match["pos"], alt, original)
     if match := _DELETION.fullmatch(change) or _HGVS_DELETION.fullmatch(change):
-        start = int(match["start"])
-        end = int(match["end"] or start)
+        start = _number(match["start"], original)
+        end = _number(match["end"], original) if match["end"] else start
         if end < start:
             raise MutationSyntaxError(f"mutation {original!r}: deletion ends before it starts")
         return MutationName(gene, start, end=end)
     if match := _COUNTED_DELETION.fullmatch(change):
-        start = int(match["start"])
-        return MutationName(gene, start, end=start + int(match["count"] or 1) - 1)
+        start = _number(match["start"], original)
+        count = _number(match["count"], original) if match["count"] else 1
+        return MutationName(gene, start, end=start + count - 1)
     if match := _FRAMESHIFT.fullmatch(change):
         if match["new"]:
             _residue(match["new"], original)  # checked, not kept: the frame is what changes
-        return MutationName(gene, int(match["pos"]), _residue(match["ref"], original), "fs")
+        return MutationName(gene, _number(match["pos"], original), _residue(match["ref"], original), "fs")
     if match := _INSERTION.fullmatch(change):
-        position, following = int(match["pos"]), int(match["next"])
+        position, following = _number(match["pos"], original), _number(match["next"], original)
         if following != position + 1:
             raise MutationSyntaxError(f"mutation {original!r}: an insertion lies between two neighbouring residues")
         inserted = "".join(_residue(code, original) for code in re.findall(_AMINO, match["inserted"]))
@@ -164,9 +165,17 @@ def _substitution(gene: str, ref: str, position: str, alt: str, original: str) -
         raise MutationSyntaxError(f"mutation {original!r}: {ref!r} is not an amino acid")
     if ref == alt:
         raise MutationSyntaxError(f"mutation {original!r} changes nothing ({ref} to {alt})")
-    if int(position) < 1:
+    if _number(position, original) < 1:
         raise MutationSyntaxError(f"mutation {original!r}: positions start at 1")
-    return MutationName(gene, int(position), ref, alt)
+    return MutationName(gene, _number(position, original), ref, alt)
+
+
+def _number(digits: str, original: str) -> int:
+    """A residue position or count; more than five digits is no protein position (UL54, the
+    longest gene read, has 1,242 residues) and would only cost a huge integer conversion."""
+    if len(digits) > 5:
+        raise MutationSyntaxError(f"mutation {original[:40]!r}: a position of {len(digits)} digits is too large")
+    return int(digits)
 
 
 __all__ = [

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 
 from rdflib import Dataset, Graph
@@ -53,15 +54,16 @@ class PatientInput:
 Reader = Callable[[Path, str], "PatientInput"]
 
 
-def reader_for(source: Path, text: str | None = None) -> Reader:
+def reader_for(source: Path, text: str | None = None, syntax: str | None = None) -> Reader:
     """The reader of one input: JSON by its .json suffix (or, without a known RDF suffix, by
-    content that opens like JSON), RDF otherwise."""
-    suffix = source.suffix.lower()
+    content that opens like JSON), RDF otherwise. ``syntax``: the suffix that names the format
+    when ``source`` is no file name (a JSON-lines line is ".json", a named graph ".nt")."""
+    suffix = syntax or source.suffix.lower()
     if suffix in (".json", ".jsonl"):
         return read_json
     if text is not None and suffix not in RDF_SYNTAX and text.lstrip()[:1] in "{[":
         return read_json
-    return read_rdf
+    return partial(read_rdf, syntax=RDF_SYNTAX.get(suffix, "turtle"))
 
 
 def read_patient_file(path: Path) -> PatientInput:
@@ -73,18 +75,24 @@ def read_patient_file(path: Path) -> PatientInput:
     return reader_for(path, text)(path, text)
 
 
-def read_patient_text(text: str, source: Path) -> PatientInput:
-    """Like read_patient_file, for text already in memory (a JSON-lines line, a named graph)."""
-    return reader_for(source)(source, text)
+def read_patient_text(text: str, source: Path, syntax: str | None = None) -> PatientInput:
+    """Like read_patient_file, for text already in memory (a JSON-lines line, a named graph);
+    ``source`` names it in messages (cohort.jsonl:17)."""
+    return reader_for(source, text, syntax)(source, text)
 
 
-def read_rdf(path: Path, text: str) -> PatientInput:
+def read_rdf(path: Path, text: str, syntax: str | None = None) -> PatientInput:
     graph = Graph()
     try:
-        graph.parse(data=text, format=RDF_SYNTAX.get(path.suffix.lower(), "turtle"), publicID=path.resolve().as_uri())
+        graph.parse(data=text, format=syntax or RDF_SYNTAX.get(path.suffix.lower(), "turtle"), publicID=_base(path))
     except Exception as error:  # rdflib's parsers raise many unrelated exception types
         raise InputParseError(f"{path}: not valid RDF: {_first_line(error)}") from error
     return PatientInput(path, graph)
+
+
+def _base(path: Path) -> str:
+    """The base IRI relative IRIs of the input resolve against: the file's own URI."""
+    return path.resolve().as_uri()
 
 
 def _first_line(error: Exception) -> str:
@@ -109,30 +117,58 @@ def read_json(path: Path, text: str) -> PatientInput:
         data = json.loads(text, parse_float=_finite_number, parse_constant=_not_json)
     except json.JSONDecodeError as error:
         raise InputParseError(f"{path}:{error.lineno}:{error.colno}: not valid JSON: {error.msg}") from error
-    except ValueError as error:
-        raise InputParseError(f"{path}: not valid JSON: {error}") from error
+    except ValueError as error:  # a non-finite number; an integer of more than 4,300 digits
+        raise InputParseError(f"{path}: not valid JSON: {_first_line(error)}") from error
+    except RecursionError as error:
+        raise InputParseError(f"{path}: not a patient record: arrays or objects nested too deeply") from error
+    where = _unencodable(data)
+    if where is not None:
+        raise InputParseError(f"{path}: not valid text: a lone surrogate escape (\\ud800-\\udfff) at {where}")
     graph, problems = records_graph(data)
     return PatientInput(path, graph, problems)
 
 
+def _unencodable(data: object) -> str | None:
+    """The JSON path of the first string (key or value) that is no Unicode text: json.loads
+    accepts a lone surrogate escape such as "\\ud800", which UTF-8 cannot write."""
+    stack: list[tuple[str, object]] = [("", data)]
+    while stack:
+        where, node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                stack += [(f"{where}/{key}", key), (f"{where}/{key}", value)]
+        elif isinstance(node, list):
+            stack += [(f"{where}/{index}", value) for index, value in enumerate(node)]
+        elif isinstance(node, str) and _SURROGATE.search(node):
+            return where or "/"
+    return None
+
+
+_SURROGATE = re.compile("[\\ud800-\\udfff]")
+
+
 @dataclass(frozen=True)
 class WorkItem:
-    """One patient to process: a file, or text cut from a JSON-lines or N-Quads file."""
+    """One patient to process: a file, or text cut from a JSON-lines or N-Quads file, or a line
+    that could not even be cut out (``problem``: it becomes that item's error, not the batch's)."""
 
     source: str
     path: Path | None = None
     text: str | None = None
     syntax_suffix: str = ".json"
+    problem: str | None = None
 
     def read(self) -> PatientInput:
         """The item's patient graph (a parse error raises CmvrrError, caught by the callers)."""
+        if self.problem is not None:
+            raise InputParseError(self.problem)
         if self.path is not None:
             return read_patient_file(self.path)
-        return read_patient_text(self.text or "", Path(f"item{self.syntax_suffix}"))
+        return read_patient_text(self.text or "", Path(self.source), self.syntax_suffix)
 
 
 def work_items(inputs: Sequence[Path]) -> Iterator[WorkItem]:
-    """Expand folders, JSON-lines and N-Quads files into one item per patient, lazily."""
+    """Expand folders, JSON lists, JSON-lines and N-Quads files into one item per patient, lazily."""
     for path in inputs:
         if path.is_dir():
             for child in sorted(path.rglob("*")):
@@ -141,18 +177,52 @@ def work_items(inputs: Sequence[Path]) -> Iterator[WorkItem]:
                     and child.suffix.lower() in PATIENT_SUFFIXES
                     and not child.name.endswith(".expected.json")
                 ):
-                    yield WorkItem(str(child), path=child)
-        elif path.suffix.lower() == ".jsonl":
-            with path.open(encoding="utf-8") as lines:
-                for number, line in enumerate(lines, start=1):
-                    if line.strip():
-                        yield WorkItem(f"{path}:{number}", text=line, syntax_suffix=".json")
-        elif path.suffix.lower() == ".nq":
-            yield from _named_graphs(path)
+                    yield from _file_items(child)
         elif path.is_file():
-            yield WorkItem(str(path), path=path)
+            yield from _file_items(path)
         else:
             raise CmvrrError(f"{path}: no such file or folder")
+
+
+def _file_items(path: Path) -> Iterator[WorkItem]:
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        yield from _json_lines(path)
+    elif suffix == ".nq":
+        yield from _named_graphs(path)
+    elif suffix == ".json":
+        yield from _json_records(path)
+    else:
+        yield WorkItem(str(path), path=path)
+
+
+def _json_records(path: Path) -> Iterator[WorkItem]:
+    """A JSON file holding a list of records is one item per record (named by its JSON Pointer,
+    cohort.json#/2), so that one bad record costs only its own result; any other file is one item."""
+    try:
+        records = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError):  # read() reports it, in the one place that words it
+        records = None
+    if isinstance(records, list) and records:
+        for index, record in enumerate(records):
+            yield WorkItem(f"{path}#/{index}", text=json.dumps(record, allow_nan=True), syntax_suffix=".json")
+    else:
+        yield WorkItem(str(path), path=path)
+
+
+def _json_lines(path: Path) -> Iterator[WorkItem]:
+    """One item per non-blank line; a line that is not UTF-8 is that line's error only."""
+    with path.open("rb") as lines:
+        for number, raw in enumerate(lines, start=1):
+            source = f"{path}:{number}"
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                problem = f"{source}: not UTF-8 text: byte 0x{raw[error.start]:02x} at column {error.start + 1}"
+                yield WorkItem(source, problem=problem)
+                continue
+            if line.strip():
+                yield WorkItem(source, text=line, syntax_suffix=".json")
 
 
 def _named_graphs(path: Path) -> Iterator[WorkItem]:

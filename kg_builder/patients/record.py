@@ -22,6 +22,7 @@ from ..terms import CMVRR, boolean, date, decimal, integer, patient_iri, patient
 from .mutations import MUTATION_CLASS, MutationName, MutationSyntaxError, parse_mutation
 
 SCHEMA_PATH = Path(__file__).with_name("patient.schema.json")
+MAX_PROBLEMS = 20  # structural problems listed per record; the rest are counted
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,10 @@ def records_graph(data: Any) -> tuple[Graph, list[InputProblem]]:
         label = record.get("id", f"record {index + 1}") if isinstance(record, dict) else f"record {index + 1}"
         errors = schema_errors(record)
         if errors:
-            problems += [InputProblem(str(label), _pointer(e.absolute_path), _schema_message(e)) for e in errors]
+            problems += [InputProblem(str(label), _pointer(e.absolute_path), _schema_message(e))
+                         for e in errors[:MAX_PROBLEMS]]  # fmt: skip
+            if len(errors) > MAX_PROBLEMS:
+                problems.append(InputProblem(str(label), "/", f"and {len(errors) - MAX_PROBLEMS:,} more problems"))
             continue
         record_problems = list(add_record(graph, record))
         problems += record_problems

@@ -1,0 +1,203 @@
+"""Nothing breaks, nothing is lost: one bad patient never stops a batch, and an input the
+decisions cannot use never passes validation (docs/architecture.md, Bad input).
+
+Each bad line below once ended `recommend --batch` with a traceback and no output at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rdflib import Literal
+from rdflib.namespace import XSD
+
+from kg_builder.commands.batch import run_batch
+from kg_builder.commands.cli import main
+from kg_builder.paths import EXAMPLES_DIR
+from kg_builder.patients.readers import read_patient_text
+from kg_builder.patients.record import records_graph
+from kg_builder.pipeline import evaluate
+from kg_builder.terms import CMVRR
+
+GOOD = json.loads((EXAMPLES_DIR / "cases" / "r1-gcv.json").read_text())
+
+
+def _good(patient_id: str) -> bytes:
+    return json.dumps({**GOOD, "id": patient_id}).encode()
+
+
+def _with(patient_id: str, change: Any) -> bytes:
+    record = json.loads(json.dumps(GOOD))
+    record["id"] = patient_id
+    change(record)
+    return json.dumps(record).encode()
+
+
+def _mutation(record: dict[str, Any], text: str) -> None:
+    record["genotype_tests"][0]["mutations"] = [text]
+
+
+def _load_date(text: str) -> Any:
+    return lambda record: record["viral_loads"][0].update(date=text)
+
+
+ARABIC_INDIC_DATE = "\u0662\u0660\u0662\u0665-\u0660\u0661-\u0660\u0661"  # 2025-01-01 in other digits
+NOT_SITES = [{"n": i} for i in range(5000)]
+
+# name -> (the line, the status its output line must have)
+BAD_LINES: dict[str, tuple[bytes, str]] = {
+    "nested 1,000 deep": (b"[" * 1000 + b"]" * 1000, "error"),
+    "nested 100,000 deep": (b'{"id": ' * 100_000, "error"),
+    "invalid UTF-8 byte": (_good("BAD-\xff").replace(b"BAD-\\u00ff", b"BAD-\xff"), "error"),
+    "lone surrogate escape": (_good("SURROGATE").replace(b"SURROGATE", b"\\ud800"), "error"),
+    "id ending in a newline": (_good("NEWLINE").replace(b'"NEWLINE"', b'"NEWLINE\\n"'), "does-not-conform"),
+    "terminal escape in the id": (_good("ESC").replace(b'"ESC"', b'"\\u001b[31mESC"'), "does-not-conform"),
+    "position of 5,000 digits": (_with("BIG", lambda r: _mutation(r, "UL97:H" + "5" * 5000 + "Q")), "does-not-conform"),
+    "integer of 5,000 digits": (b'{"id": "BIGINT", "age_years": ' + b"9" * 5000 + b"}", "error"),
+    "year 0000": (_with("Y0", _load_date("0000-01-01")), "does-not-conform"),
+    "five-digit year": (_with("Y5", _load_date("20250-01-01")), "does-not-conform"),
+    "Arabic-Indic digits in a date": (_with("AD", _load_date(ARABIC_INDIC_DATE)), "does-not-conform"),
+    "NaN": (b'{"id": "NAN", "age_years": NaN}', "error"),
+    "not JSON": (b"{'id': 'single quotes'}", "error"),
+    "a bare string": (b'"just text"', "does-not-conform"),
+    "5,000 objects as disease sites": (_with("SITES", lambda r: r.update(disease_sites=NOT_SITES)), "does-not-conform"),
+}
+
+
+def _batch(tmp_path: Path, lines: list[bytes]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    cohort = tmp_path / "cohort.jsonl"
+    cohort.write_bytes(b"".join(line + b"\n" for line in lines))
+    summary = run_batch([cohort], tmp_path / "out.jsonl", jobs=1)
+    return summary, [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.mark.parametrize("name", BAD_LINES)
+def test_one_bad_line_costs_only_its_own_result(name: str, tmp_path: Path) -> None:
+    line, status = BAD_LINES[name]
+    summary, out = _batch(tmp_path, [_good("FIRST"), line, _good("LAST")])
+    assert [o["status"] for o in out] == ["ok", status, "ok"], out[1]
+    assert [o["source"] for o in out] == [f"{tmp_path / 'cohort.jsonl'}:{n}" for n in (1, 2, 3)]
+    assert out[0]["patient"] == "FIRST" and out[2]["patient"] == "LAST"
+    assert out[1]["problems"], "a failed line says why"
+    if status == "error":  # it names its own place, not a made-up item.json
+        assert out[1]["problems"][0].startswith(f"{tmp_path / 'cohort.jsonl'}:2"), out[1]["problems"]
+    assert summary["patients"] == 3 and summary["ok"] == 2 and summary[status] == 1
+
+
+def test_control_characters_are_shown_escaped_never_raw(tmp_path: Path) -> None:
+    _, out = _batch(tmp_path, [BAD_LINES["terminal escape in the id"][0]])
+    assert "\x1b" not in json.dumps(out[0]["problems"], ensure_ascii=False).replace("\\u001b", "")
+    code, text, _ = _cli(["validate", str(_write(tmp_path / "esc.json", BAD_LINES["terminal escape in the id"][0]))])
+    assert code == 1 and "\x1b" not in text and "\\x1b[31mESC" in text
+
+
+def test_a_json_list_keeps_the_good_patients_result(tmp_path: Path) -> None:
+    """One file with a good and a bad record: the good patient's plan is kept (one item per record)."""
+    both = tmp_path / "two.json"
+    both.write_text(json.dumps([{**GOOD, "id": "GOOD"}, {**GOOD, "id": "BAD", "age_years": -4}]))
+    summary = run_batch([both], tmp_path / "out.jsonl", jobs=1)
+    out = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [(o["source"], o["status"], o["patient"]) for o in out] == [
+        (f"{both}#/0", "ok", "GOOD"),
+        (f"{both}#/1", "does-not-conform", "BAD"),
+    ]
+    assert summary["ok"] == 1
+
+
+BAD = st.sampled_from(sorted(BAD_LINES)).map(lambda name: BAD_LINES[name][0])
+ANY_BYTES = st.binary(max_size=60).filter(lambda line: b"\n" not in line and b"\r" not in line)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.one_of(st.just(b"GOOD"), BAD, ANY_BYTES), min_size=1, max_size=6))
+def test_a_batch_writes_one_line_per_input_line_whatever_the_mix(tmp_path: Path, mix: list[bytes]) -> None:
+    lines = [_good(f"G{n}") if line == b"GOOD" else line for n, line in enumerate(mix)]
+    summary, out = _batch(tmp_path, lines)
+    expected = [n for n, line in enumerate(lines, start=1) if line.strip()]
+    assert [o["source"].rsplit(":", 1)[1] for o in out] == [str(n) for n in expected]
+    assert summary["patients"] == len(out)
+    for line, result in zip([lines[n - 1] for n in expected], out, strict=True):
+        if line.startswith(b'{"id": "G'):
+            assert result["status"] == "ok"
+
+
+def _write(path: Path, content: bytes) -> Path:
+    path.write_bytes(content)
+    return path
+
+
+def _cli(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize("command", ["validate", "recommend"])
+@pytest.mark.parametrize("name", BAD_LINES)
+def test_each_bad_input_alone_gets_a_message_and_an_exit_code_never_a_traceback(
+    name: str, command: str, tmp_path: Path
+) -> None:
+    path = _write(tmp_path / "patient.json", BAD_LINES[name][0])
+    code, out, err = _cli([command, str(path)])
+    assert code in (1, 2), (code, out, err)
+    assert "Traceback" not in out + err
+    assert str(path) in (out if code == 1 else err)
+
+
+# Dates across the whole xsd:date space -------------------------------------------------------
+
+
+def _lexical(year: int, month: int, day: int) -> str:
+    sign = "-" if year < 0 else ""
+    return f"{sign}{abs(year):04d}-{month:02d}-{day:02d}"
+
+
+def _usable(year: int, month: int, day: int) -> bool:
+    """A date the decisions can use: a calendar date from 1950-01-01 to 2100-12-31 (patient.ttl)."""
+    try:
+        return datetime.date(1950, 1, 1) <= datetime.date(year, month, day) <= datetime.date(2100, 12, 31)
+    except ValueError:
+        return False
+
+
+YEARS = st.integers(-99999, 99999) | st.integers(1940, 2110) | st.sampled_from([0, 1, 1949, 1950, 2100, 2101, 9999])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(YEARS, st.integers(0, 13), st.integers(0, 32), st.sampled_from(["startDate", "measuredOn"]))
+def test_a_date_passes_validation_only_if_the_decisions_can_use_it(
+    year: int, month: int, day: int, which: str
+) -> None:
+    """Every date the decisions use is one the shapes accept, and the shapes reject what the
+    decisions cannot use: before, year 0000 passed and the course silently became not assessable."""
+    graph, problems = records_graph(json.loads(json.dumps({**GOOD, "id": "DATES"})))
+    assert not problems
+    lexical = _lexical(year, month, day)
+    [subject] = [s for s, o in graph.subject_objects(CMVRR[which])
+                 if str(o) in ("2025-03-20", "2025-04-05") and "genotype" not in str(s)]  # fmt: skip
+    graph.set((subject, CMVRR[which], Literal(lexical, datatype=XSD.date)))
+    report, recommendations = evaluate(read_patient_text(graph.serialize(format="turtle"), Path("dates.ttl")))
+    assert report.conforms == _usable(year, month, day), (lexical, report.patients[0].findings)
+    if report.conforms and which == "startDate":
+        [rec] = recommendations
+        assert any(course.course_start == lexical for course in rec.courses), (lexical, rec.courses)
+    if report.conforms and which == "measuredOn":
+        [rec] = recommendations
+        shown_dates = {m.date for course in rec.courses for m in (course.baseline, course.follow_up) if m}
+        assert lexical in shown_dates or not _near(lexical), (lexical, rec.courses)
+
+
+def _near(lexical: str) -> bool:
+    """A follow-up load from day 14 of the 2025-03-20 course is one the course is judged on."""
+    return datetime.date.fromisoformat(lexical) >= datetime.date(2025, 4, 3)
