@@ -12,6 +12,28 @@ class CmvrrError(Exception):
     exit_code = 2
 
 
+class RuntimeFailure(CmvrrError):
+    """The input was fine; the machine or the network was not: a full disk, a busy port, an
+    endpoint that cannot be reached or refuses (exit code 3)."""
+
+    exit_code = 3
+
+
+# One table for every command (cmvrr --help, README).
+EXIT_CODES = {
+    0: "ok (every patient of a batch got its plan)",
+    1: "input does not conform (a patient, a record, a curated table row), or some items of a batch failed",
+    2: "usage or parse error (bad arguments; a file that is not JSON or RDF, or cannot be read)",
+    3: "runtime failure: a full disk, a busy port, an endpoint unreachable or refusing, an internal error",
+    130: "interrupted (Ctrl-C): nothing half-written is left behind",
+    143: "terminated (SIGTERM): as for Ctrl-C",
+}
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is, so that it unwinds like Ctrl-C (exit code 143)."""
+
+
 class TableError(CmvrrError):
     """A curated table row that breaks a curation rule: the build stops, writing nothing."""
 
@@ -38,4 +60,4 @@ def error_text(error: BaseException) -> str:
     return f"{type(error).__name__}: {first}" if first else type(error).__name__
 
 
-__all__ = ["CmvrrError", "TableError", "error_text", "shown"]
+__all__ = ["EXIT_CODES", "CmvrrError", "RuntimeFailure", "TableError", "Terminated", "error_text", "shown"]

@@ -201,3 +201,67 @@ def test_a_date_passes_validation_only_if_the_decisions_can_use_it(
 def _near(lexical: str) -> bool:
     """A follow-up load from day 14 of the 2025-03-20 course is one the course is judged on."""
     return datetime.date.fromisoformat(lexical) >= datetime.date(2025, 4, 3)
+
+
+# One patient, one graph; interrupted writes leave nothing behind ------------------------------
+
+TWO_PATIENTS = """\
+@prefix cmvrr: <https://w3id.org/cmv-rr/> .
+@prefix xsd: <http://www.w3.org/2001/XMLSchema#> .
+<https://w3id.org/cmv-rr/patient/TWO-A> a cmvrr:Patient ; cmvrr:ageYears 40.0 .
+<https://w3id.org/cmv-rr/patient/TWO-B> a cmvrr:Patient ; cmvrr:ageYears 51.0 .
+"""
+
+
+def test_each_patient_graph_of_a_cohort_holds_its_own_data_only(tmp_path: Path) -> None:
+    import pyoxigraph
+
+    from kg_builder.commands.cohort import load_cohort
+
+    two = _write(tmp_path / "two.ttl", TWO_PATIENTS.encode())
+    listed = _write(tmp_path / "list.json", json.dumps([{**GOOD, "id": "L1"}, {**GOOD, "id": "L2"}]).encode())
+    summary = load_cohort([two, listed], tmp_path / "db", jobs=1)
+    assert summary["ok"] == 4
+    store = pyoxigraph.Store.read_only(str(tmp_path / "db"))
+    query = "SELECT ?g (COUNT(?p) AS ?n) { GRAPH ?g { ?p a <https://w3id.org/cmv-rr/Patient> } } GROUP BY ?g"
+    patients_per_graph = {str(row["g"].value): int(row["n"].value) for row in store.query(query)}
+    assert len(patients_per_graph) == 4 and set(patients_per_graph.values()) == {1}, patients_per_graph
+
+
+def _slow_cohort(tmp_path: Path) -> Path:
+    from kg_builder.commands.synth import synthetic_patients
+
+    cohort = tmp_path / "big.jsonl"
+    cohort.write_text("".join(json.dumps(r) + "\n" for r in synthetic_patients(4000, seed=3)))
+    return cohort
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("command", ["batch", "load-cohort"])
+def test_an_interrupted_run_leaves_no_output_and_no_staging_files(
+    command: str, signal_name: str, tmp_path: Path
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cohort = _slow_cohort(tmp_path)
+    target = tmp_path / ("out.jsonl" if command == "batch" else "db")
+    argv = ["recommend", "--batch", str(cohort), "--out", str(target)] if command == "batch" else [
+        "load-cohort", str(cohort), "--store", str(target)]  # fmt: skip
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    environment = {**os.environ, "TMPDIR": str(scratch)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kg_builder", *argv], stderr=subprocess.PIPE, text=True, env=environment
+    )
+    time.sleep(6)  # well into the work: past the caches, writing the staging file
+    assert process.poll() is None, "the run must still be going to be interrupted"
+    process.send_signal(getattr(signal, signal_name))
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == (130 if signal_name == "SIGINT" else 143), err
+    assert "Traceback" not in err and err.strip().endswith(("interrupted", "terminated")), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.jsonl", "tmp"], "no output, no staging file"
+    assert not list(scratch.iterdir()), "nothing left in $TMPDIR"

@@ -29,6 +29,22 @@ def patients_of(graph: Graph) -> set[str]:
     return {str(patient) for patient in graph.subjects(RDF.type, CMVRR.Patient)}
 
 
+def patient_subgraph(graph: Graph, patient: str) -> Graph:
+    """One patient's own data in an input that may hold several: every triple about a node
+    reachable from the patient (a store gives each patient a graph of its own, never the file's)."""
+    own = Graph()
+    seen: set[Node] = {URIRef(patient)}
+    stack: list[Node] = [URIRef(patient)]
+    while stack:
+        for triple in graph.triples((stack.pop(), None, None)):
+            own.add(triple)
+            value = triple[2]
+            if isinstance(value, (URIRef, BNode)) and value not in seen:
+                seen.add(value)
+                stack.append(value)
+    return own
+
+
 def _prefixes(iri: str) -> Iterable[str]:
     """The IRI and every leading part of it that ends before a '/'."""
     yield iri
@@ -98,4 +114,4 @@ def isolated_chunks(graphs: Sequence[Graph], size: int = CHUNK_SIZE) -> list[lis
     return chunks
 
 
-__all__ = ["CHUNK_SIZE", "isolated_chunks", "owner", "patients_of"]
+__all__ = ["CHUNK_SIZE", "isolated_chunks", "owner", "patient_subgraph", "patients_of"]

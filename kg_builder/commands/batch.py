@@ -10,6 +10,7 @@ import gc
 import json
 import multiprocessing
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -152,7 +153,11 @@ def _warm() -> None:
 
 def warm_worker() -> None:
     """A pool worker's caches, then exempt from garbage collection: scanning the knowledge
-    graph's objects again and again cost 0.6 ms per patient (workers only: this is for good)."""
+    graph's objects again and again cost 0.6 ms per patient (workers only: this is for good).
+    Ctrl-C reaches the whole process group: the parent answers it and stops the pool, so a
+    worker ignores it (no traceback per worker); SIGTERM, the pool's own stop, ends it at once."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _warm()
     gc.collect()
     gc.freeze()

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import CmvrrError, shown
+from ..errors import EXIT_CODES, CmvrrError, RuntimeFailure, Terminated, error_text, shown
 from ..knowledge.release import FORMATS, write_release
 from ..paths import QUERIES_DIR
 from ..version import __version__
 
 _CMVRR = "https://w3id.org/cmv-rr/"
 
-_EPILOG = """\
-exit codes: 0 ok, 1 input does not conform (e.g. a curated table row breaks a rule),
-2 usage or parse error.
+_EXIT_TABLE = "exit codes:\n" + "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items())
+
+_EPILOG = _EXIT_TABLE + """
 
 examples:
   cmvrr build --out release/          # the ontology + knowledge graph in four syntaxes
@@ -213,61 +215,85 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """The command line; output into a pipe that the reader closed (`| head`) ends quietly, exit
-    0: the reader took what it wanted (the Python documentation's note on SIGPIPE)."""
+    """The command line. Every way out is one line and an exit code (EXIT_CODES), never a
+    traceback (set CMVRR_DEBUG=1 to see one). Output into a pipe that the reader closed (`| head`)
+    ends quietly, exit 0: the reader took what it wanted (the Python documentation's note on SIGPIPE)."""
+    args = _parser().parse_args(argv)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
-        code = _run(_parser().parse_args(argv))
+        code = _run(args)
         sys.stdout.flush()
         return code
     except BrokenPipeError:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
         return 0
-
-
-def _run(args: argparse.Namespace) -> int:
-    try:
-        if args.command == "build":
-            return _build(args.out, args.format)
-        if args.command == "validate":
-            return _validate(args.files, args.format, args.reference, args.validator)
-        if args.command == "recommend" and args.batch:
-            return _batch(args.inputs, args.out, args.jobs, args.engine)
-        if args.command == "recommend":
-            if len(args.inputs) != 1 or args.out:
-                raise CmvrrError("give exactly one PATIENT (or use --batch with --out for many)")
-            return _recommend(args.inputs[0], args.format, args.engine, args.validator)
-        if args.command == "serve":
-            from .serve import serve
-
-            return serve(args.host, args.port, args.patients)
-        if args.command == "push":
-            from .serve import push
-
-            print(push(args.endpoint, args.graph))
-            return 0
-        if args.command == "bench":
-            return _bench(args.sizes, args.format)
-        if args.command == "import-herpesdrg":
-            from ..knowledge.herpesdrg import SOURCES_DIR, write_derived
-
-            for path in write_derived(args.source, args.out or SOURCES_DIR):
-                print(f"wrote {path} ({path.stat().st_size:,} bytes)")
-            return 0
-        if args.command == "synth":
-            return _synth(args.count, args.out, args.seed)
-        if args.command == "query":
-            return _query(args.query, args.patient, args.format, args.engine, args.store)
-        if args.command == "load-cohort":
-            import json
-
-            from .cohort import load_cohort
-
-            summary = load_cohort(args.inputs, args.store, args.jobs)
-            print(json.dumps(summary, indent=2))
-            return 0 if summary["patients"] == summary.get("ok", 0) else 1
+    except KeyboardInterrupt:
+        print(f"cmvrr {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Terminated:
+        print(f"cmvrr {args.command}: terminated", file=sys.stderr)
+        return 143
     except CmvrrError as error:
         print(f"cmvrr {args.command}: {shown(str(error))}", file=sys.stderr)
         return error.exit_code
+    except OSError as error:  # the machine, not the input: a full disk, a closed socket
+        print(f"cmvrr {args.command}: {shown(error_text(error))}", file=sys.stderr)
+        return RuntimeFailure.exit_code
+    except Exception as error:
+        if os.environ.get("CMVRR_DEBUG"):
+            raise
+        print(f"cmvrr {args.command}: internal error, please report it: {shown(error_text(error))}", file=sys.stderr)
+        return RuntimeFailure.exit_code
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "build":
+        return _build(args.out, args.format)
+    if args.command == "validate":
+        return _validate(args.files, args.format, args.reference, args.validator)
+    if args.command == "recommend" and args.batch:
+        return _batch(args.inputs, args.out, args.jobs, args.engine)
+    if args.command == "recommend":
+        if len(args.inputs) != 1 or args.out:
+            raise CmvrrError("give exactly one PATIENT (or use --batch with --out for many)")
+        return _recommend(args.inputs[0], args.format, args.engine, args.validator)
+    if args.command == "serve":
+        from .serve import serve
+
+        return serve(args.host, args.port, args.patients)
+    if args.command == "push":
+        from .serve import push
+
+        print(push(args.endpoint, args.graph))
+        return 0
+    if args.command == "bench":
+        return _bench(args.sizes, args.format)
+    if args.command == "import-herpesdrg":
+        from ..knowledge.herpesdrg import SOURCES_DIR, write_derived
+
+        for path in write_derived(args.source, args.out or SOURCES_DIR):
+            print(f"wrote {path} ({path.stat().st_size:,} bytes)")
+        return 0
+    if args.command == "synth":
+        return _synth(args.count, args.out, args.seed)
+    if args.command == "query":
+        return _query(args.query, args.patient, args.format, args.engine, args.store)
+    if args.command == "load-cohort":
+        import json
+
+        from .cohort import load_cohort
+
+        summary = load_cohort(args.inputs, args.store, args.jobs)
+        print(json.dumps(summary, indent=2))
+        return 0 if summary["patients"] == summary.get("ok", 0) else 1
     return 2
 
 
@@ -384,11 +410,11 @@ def _table(columns: list[str], rows: list[dict[str, str | None]], output: str) -
         writer.writeheader()
         writer.writerows(rows)
         return buffer.getvalue().rstrip("\n")
-    shown = [[_short(row[column]) for column in columns] for row in rows]
-    widths = [max([len(column), *(len(line[i]) for line in shown)]) for i, column in enumerate(columns)]
+    cells = [[_short(row[column]) for column in columns] for row in rows]
+    widths = [max([len(column), *(len(line[i]) for line in cells)]) for i, column in enumerate(columns)]
     lines = ["  ".join(column.ljust(width) for column, width in zip(columns, widths, strict=True))]
     lines.append("  ".join("-" * width for width in widths))
-    lines += ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)) for line in shown]
+    lines += ["  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)) for line in cells]
     lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
     return "\n".join(lines)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import tempfile
 import time
 from collections import Counter
@@ -19,7 +20,7 @@ from typing import Any
 import pyoxigraph
 from rdflib import Graph, URIRef
 
-from ..checks.chunks import CHUNK_SIZE, patients_of
+from ..checks.chunks import CHUNK_SIZE, patient_subgraph, patients_of
 from ..decisions.engines import with_day_numbers
 from ..errors import CmvrrError
 from ..knowledge.stores import load_knowledge
@@ -47,23 +48,28 @@ def _cohort_chunk(args: tuple[list[WorkItem], str]) -> tuple[Counter[str], str]:
         if outcome.patient is None or not outcome.recommendations:
             continue
         counts["ok"] += len(outcome.recommendations)
-        normalised = with_day_numbers(outcome.patient.graph)
         iri_of = {patient_name(root): URIRef(root) for root in patients_of(outcome.patient.graph)}
         for recommendation in outcome.recommendations:
             iri = iri_of[recommendation.patient]
-            quads.append(_quads(normalised, str(patient_graph_iri(iri))))
+            own = with_day_numbers(patient_subgraph(outcome.patient.graph, str(iri)))
+            quads.append(_quads(own, str(patient_graph_iri(iri))))
             quads.append(_quads(recommendations_graph([recommendation]), f"{iri}/findings"))
     return counts, "".join(quads)
 
 
 def load_cohort(inputs: Sequence[Path], location: Path, jobs: int = 0) -> dict[str, Any]:
-    if location.exists() and any(location.iterdir()):
+    """Build the store in a staging folder beside ``location`` and move it there only when it is
+    complete: an interrupted load leaves no partial store that would answer with empty tables,
+    and no staging files (the N-Quads go in the staging folder, not in $TMPDIR)."""
+    if location.exists() and (not location.is_dir() or any(location.iterdir())):
         raise CmvrrError(f"{location}: the store folder must be new or empty")
     jobs = jobs or min(2, os.cpu_count() or 1)
     counts: Counter[str] = Counter()
     progress, started = Progress(), time.perf_counter()
-    with tempfile.TemporaryDirectory() as folder:
-        nquads = Path(folder) / "cohort.nq"
+    location.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{location.name}.loading-", dir=location.parent))
+    try:
+        nquads = staging / "cohort.nq"
         with nquads.open("w", encoding="utf-8") as out:
             chunks = ((chunk, "oxigraph") for chunk in chunked(work_items(inputs), CHUNK_SIZE))
             with multiprocessing.get_context("fork").Pool(jobs, initializer=warm_worker) as pool:
@@ -72,12 +78,17 @@ def load_cohort(inputs: Sequence[Path], location: Path, jobs: int = 0) -> dict[s
                     out.write(quads)
                     progress.update(sum(counts.values()), counts["error"] + counts["does-not-conform"])
         progress.close()
-        store = pyoxigraph.Store(str(location))
+        store = pyoxigraph.Store(str(staging / "store"))
         load_knowledge(store)
         store.bulk_load(path=str(nquads), format=pyoxigraph.RdfFormat.N_QUADS)
         store.flush()
         size = len(store)
         del store
+        if location.exists():
+            location.rmdir()  # empty, checked above
+        os.replace(staging / "store", location)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     seconds = time.perf_counter() - started
     return {"store": str(location), "patients": sum(counts.values()), **dict(sorted(counts.items())),
             "quads": size, "seconds": round(seconds, 1)}  # fmt: skip

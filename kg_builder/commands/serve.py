@@ -22,8 +22,9 @@ import pyoxigraph
 from rdflib import URIRef
 from rdflib.namespace import RDF
 
+from ..checks.chunks import patient_subgraph
 from ..decisions.engines import with_day_numbers
-from ..errors import CmvrrError
+from ..errors import CmvrrError, RuntimeFailure
 from ..knowledge.graph import release_graph
 from ..knowledge.stores import load_knowledge
 from ..patients.readers import read_patient_file
@@ -38,7 +39,7 @@ def build_store(location: Path, patients: Sequence[Path] = ()) -> int:
     for path in patients:
         graph = read_patient_file(path).graph
         for patient in sorted(URIRef(str(p)) for p in graph.subjects(RDF.type, CMVRR.Patient)):
-            data = with_day_numbers(graph).serialize(format="nt", encoding="utf-8")
+            data = with_day_numbers(patient_subgraph(graph, patient)).serialize(format="nt", encoding="utf-8")
             store.load(
                 data, format=pyoxigraph.RdfFormat.N_TRIPLES, to_graph=pyoxigraph.NamedNode(patient_graph_iri(patient))
             )
@@ -89,9 +90,9 @@ def push(endpoint: str, graph: str | None) -> str:
         with urllib.request.urlopen(request, timeout=60) as response:
             return f"{response.status} {response.reason}: {len(body):,} bytes of Turtle to {url}"
     except urllib.error.HTTPError as error:
-        raise CmvrrError(f"{url}: the endpoint refused the upload: {error.code} {error.reason}") from error
+        raise RuntimeFailure(f"{url}: the endpoint refused the upload: {error.code} {error.reason}") from error
     except (urllib.error.URLError, OSError) as error:
-        raise CmvrrError(f"{url}: cannot reach the endpoint: {getattr(error, 'reason', error)}") from error
+        raise RuntimeFailure(f"{url}: cannot reach the endpoint: {getattr(error, 'reason', error)}") from error
 
 
 __all__ = [

@@ -11,14 +11,15 @@ from __future__ import annotations
 import json
 import math
 import re
+import stat
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from pathlib import Path
 
-from rdflib import Dataset, Graph
+from rdflib import Dataset, Graph, Literal, URIRef
 
-from ..errors import CmvrrError
+from ..errors import CmvrrError, shown
 from .record import InputProblem, records_graph
 
 RDF_SYNTAX = {
@@ -66,13 +67,35 @@ def reader_for(source: Path, text: str | None = None, syntax: str | None = None)
     return partial(read_rdf, syntax=RDF_SYNTAX.get(suffix, "turtle"))
 
 
+MAX_INPUT_BYTES = 64 * 1024 * 1024  # one patient file or JSON-lines line; a cohort streams as JSON lines
+
+
 def read_patient_file(path: Path) -> PatientInput:
     """Read one file; JSON by its .json suffix (or content), RDF otherwise."""
+    data = _file_bytes(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputParseError(f"{path}: cannot read: {error}") from error
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        where = f"byte 0x{data[error.start]:02x} at offset {error.start:,}"
+        raise InputParseError(f"{path}: not UTF-8 text: {where}") from error
     return reader_for(path, text)(path, text)
+
+
+def _file_bytes(path: Path) -> bytes:
+    """A regular file's bytes, refused beyond MAX_INPUT_BYTES (a device such as /dev/zero, a FIFO
+    or a socket is refused before reading: they may never end)."""
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise InputParseError(f"{path}: not a regular file (a device, FIFO or socket is not read)")
+        if info.st_size > MAX_INPUT_BYTES:
+            raise InputParseError(
+                f"{path}: {info.st_size:,} bytes, more than the {MAX_INPUT_BYTES:,} a patient file may have "
+                "(a cohort goes in as JSON lines, one patient per line)"
+            )
+        return path.read_bytes()
+    except OSError as error:
+        raise InputParseError(f"{path}: cannot read: {error.strerror or error}") from error
 
 
 def read_patient_text(text: str, source: Path, syntax: str | None = None) -> PatientInput:
@@ -82,12 +105,38 @@ def read_patient_text(text: str, source: Path, syntax: str | None = None) -> Pat
 
 
 def read_rdf(path: Path, text: str, syntax: str | None = None) -> PatientInput:
+    syntax = syntax or RDF_SYNTAX.get(path.suffix.lower(), "turtle")
+    if syntax == "xml" and "<!ENTITY" in text:
+        raise InputParseError(f"{path}: RDF/XML with entity declarations is refused (they can expand without bound)")
     graph = Graph()
     try:
-        graph.parse(data=text, format=syntax or RDF_SYNTAX.get(path.suffix.lower(), "turtle"), publicID=_base(path))
+        graph.parse(data=text, format=syntax, publicID=_base(path))
     except Exception as error:  # rdflib's parsers raise many unrelated exception types
         raise InputParseError(f"{path}: not valid RDF: {_first_line(error)}") from error
+    problem = _unusable_triple(graph)
+    if problem:
+        raise InputParseError(f"{path}: not usable as patient data: {problem}")
     return PatientInput(path, graph)
+
+
+_NOT_IN_IRI = re.compile(r'[\x00-\x20<>"{}|^`\\\ud800-\udfff]')  # what RDF 1.1's IRIREF excludes
+
+
+def _unusable_triple(graph: Graph) -> str:
+    """What rdflib parses but RDF 1.1 (and so N-Triples, the stores, the reports) cannot hold:
+    a literal or a formula as a subject (N3), an IRI with a space, a quote or another character
+    IRIREF excludes (Turtle's \\u0020 escapes make them), a lone surrogate. "" when all is well."""
+    for triple in graph:
+        for position, term in zip(("subject", "predicate", "object"), triple, strict=True):
+            if isinstance(term, Graph):
+                return f"an N3 formula {{...}} as the {position} of a triple"
+            if isinstance(term, Literal) and position != "object":
+                return f"the literal {shown(str(term), 80)!r} as the {position} of a triple"
+            if isinstance(term, URIRef) and _NOT_IN_IRI.search(term):
+                return f"the IRI <{shown(str(term), 200)}> holds a character no IRI may hold"
+            if isinstance(term, Literal) and _SURROGATE.search(term):
+                return f"a literal holds a lone surrogate escape: {shown(str(term), 80)!r}"
+    return ""
 
 
 def _base(path: Path) -> str:
@@ -144,7 +193,7 @@ def _unencodable(data: object) -> str | None:
     return None
 
 
-_SURROGATE = re.compile("[\\ud800-\\udfff]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -180,6 +229,8 @@ def work_items(inputs: Sequence[Path]) -> Iterator[WorkItem]:
                     yield from _file_items(child)
         elif path.is_file():
             yield from _file_items(path)
+        elif path.exists():
+            raise CmvrrError(f"{path}: not a regular file or folder (a device, FIFO or socket is not read)")
         else:
             raise CmvrrError(f"{path}: no such file or folder")
 
@@ -200,8 +251,8 @@ def _json_records(path: Path) -> Iterator[WorkItem]:
     """A JSON file holding a list of records is one item per record (named by its JSON Pointer,
     cohort.json#/2), so that one bad record costs only its own result; any other file is one item."""
     try:
-        records = json.loads(path.read_bytes())
-    except (OSError, ValueError, RecursionError):  # read() reports it, in the one place that words it
+        records = json.loads(_file_bytes(path))
+    except (CmvrrError, ValueError, RecursionError):  # read() reports it, in the one place that words it
         records = None
     if isinstance(records, list) and records:
         for index, record in enumerate(records):
@@ -213,8 +264,13 @@ def _json_records(path: Path) -> Iterator[WorkItem]:
 def _json_lines(path: Path) -> Iterator[WorkItem]:
     """One item per non-blank line; a line that is not UTF-8 is that line's error only."""
     with path.open("rb") as lines:
-        for number, raw in enumerate(lines, start=1):
+        for number, raw in enumerate(iter(partial(lines.readline, MAX_INPUT_BYTES + 1), b""), start=1):
             source = f"{path}:{number}"
+            if len(raw) > MAX_INPUT_BYTES:
+                while raw and not raw.endswith(b"\n"):  # the rest of the line, read in bounded pieces
+                    raw = lines.readline(MAX_INPUT_BYTES)
+                yield WorkItem(source, problem=f"{source}: a line of more than {MAX_INPUT_BYTES:,} bytes")
+                continue
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as error:
