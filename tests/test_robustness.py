@@ -265,3 +265,48 @@ def test_an_interrupted_run_leaves_no_output_and_no_staging_files(
     assert "Traceback" not in err and err.strip().endswith(("interrupted", "terminated")), err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.jsonl", "tmp"], "no output, no staging file"
     assert not list(scratch.iterdir()), "nothing left in $TMPDIR"
+
+
+RDF_INPUTS = {
+    "bad.ttl": ("<urn:a> a <urn:P> ;\n  <urn:p> 40\n<urn:b> a <urn:P> .\n", ":3: not valid RDF: expected '.'"),
+    "formula.n3": ("{ <urn:a> a <urn:P> } => { <urn:b> a <urn:P> } .\n", "an N3 formula"),
+    "literal.ttl": ('"lit" <urn:p> <urn:o> .\n', "the literal 'lit' as the subject"),
+    "space.ttl": ("<https://w3id.org/cmv-rr/patient/A\\u0020B> a <urn:P> .\n", "holds a character no IRI may hold"),
+    "quote.ttl": ("<https://w3id.org/cmv-rr/patient/Q\\u0022> a <urn:P> .\n", "holds a character no IRI may hold"),
+    "laughs.rdf": ('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]><r/>', "with entity declarations is refused"),
+}
+
+
+@pytest.mark.parametrize("command", ["validate", "recommend"])
+@pytest.mark.parametrize("name", RDF_INPUTS)
+def test_rdf_the_stores_cannot_hold_is_refused_with_the_reason(name: str, command: str, tmp_path: Path) -> None:
+    text, reason = RDF_INPUTS[name]
+    path = _write(tmp_path / name, text.encode())
+    code, out, err = _cli([command, str(path)])
+    assert code == 2 and "Traceback" not in out + err
+    assert err.startswith(f"cmvrr {command}: {path}") and reason in err, err
+
+
+@pytest.mark.parametrize("special", ["/dev/zero", "fifo"])
+def test_devices_and_fifos_are_refused_before_reading(special: str, tmp_path: Path) -> None:
+    import os
+
+    path = Path(special)
+    if special == "fifo":
+        path = tmp_path / "patient.json"
+        os.mkfifo(path)
+    code, _, err = _cli(["validate", str(path)])
+    assert code == 2 and "not a regular file" in err
+
+
+def test_output_to_a_full_disk_is_a_runtime_failure_in_one_line() -> None:
+    import subprocess
+    import sys
+
+    with open("/dev/full", "w") as full:
+        result = subprocess.run(
+            [sys.executable, "-m", "kg_builder", "recommend", str(EXAMPLES_DIR / "cases" / "r1-gcv.json")],
+            stdout=full, stderr=subprocess.PIPE, text=True, timeout=120,
+        )  # fmt: skip
+    assert result.returncode == 3 and "No space left on device" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -18,6 +18,7 @@ from functools import cached_property, partial
 from pathlib import Path
 
 from rdflib import Dataset, Graph, Literal, URIRef
+from rdflib.plugins.parsers.notation3 import BadSyntax
 
 from ..errors import CmvrrError, shown
 from .record import InputProblem, records_graph
@@ -111,7 +112,9 @@ def read_rdf(path: Path, text: str, syntax: str | None = None) -> PatientInput:
     graph = Graph()
     try:
         graph.parse(data=text, format=syntax, publicID=_base(path))
-    except Exception as error:  # rdflib's parsers raise many unrelated exception types
+    except BadSyntax as error:  # Turtle, N3: the parser's own words and the line
+        raise InputParseError(f"{path}:{error.lines + 1}: not valid RDF: {error._why}") from error
+    except Exception as error:  # rdflib's other parsers raise many unrelated exception types
         raise InputParseError(f"{path}: not valid RDF: {_first_line(error)}") from error
     problem = _unusable_triple(graph)
     if problem:
