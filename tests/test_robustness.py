@@ -75,7 +75,7 @@ BAD_LINES: dict[str, tuple[bytes, str]] = {
 def _batch(tmp_path: Path, lines: list[bytes]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     cohort = tmp_path / "cohort.jsonl"
     cohort.write_bytes(b"".join(line + b"\n" for line in lines))
-    summary = run_batch([cohort], tmp_path / "out.jsonl", jobs=1)
+    summary = run_batch([cohort], tmp_path / "out.jsonl", jobs=1, force=True)  # hypothesis reuses tmp_path
     return summary, [json.loads(line) for line in (tmp_path / "out.jsonl").read_text(encoding="utf-8").splitlines()]
 
 
@@ -310,3 +310,24 @@ def test_output_to_a_full_disk_is_a_runtime_failure_in_one_line() -> None:
         )  # fmt: skip
     assert result.returncode == 3 and "No space left on device" in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_output_never_clobbers_an_input_or_an_existing_file_without_force(tmp_path: Path) -> None:
+    import os
+
+    cohort = _write(tmp_path / "cohort.jsonl", _good("ONE") + b"\n")
+    for source, out in ((cohort, cohort), (tmp_path, tmp_path / "r.jsonl")):  # the input; inside the input folder
+        code, _, err = _cli(["recommend", "--batch", str(source), "--out", str(out)])
+        assert code == 2 and "the output would overwrite or lie inside the input" in err, err
+    assert cohort.read_bytes() == _good("ONE") + b"\n"
+    target = tmp_path / "results" / "r.jsonl"
+    old = os.umask(0o022)
+    try:
+        assert _cli(["recommend", "--batch", str(cohort), "--out", str(target)])[0] == 0
+        code, _, err = _cli(["recommend", "--batch", str(cohort), "--out", str(target)])
+        assert code == 2 and "exists; give --force" in err
+        assert _cli(["recommend", "--batch", str(cohort), "--out", str(target), "--force"])[0] == 0
+    finally:
+        os.umask(old)
+    assert oct(target.stat().st_mode & 0o777) == oct(0o644), "the user's umask, not mkstemp's 0600"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["r.jsonl"], "no staging file left"

@@ -12,7 +12,6 @@ import multiprocessing
 import os
 import signal
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
@@ -26,6 +25,7 @@ from ..decisions.decide import graded_statements, table4_option_lines
 from ..patients.readers import WorkItem, work_items
 from ..pipeline import Lines, evaluate_chunk
 from ..report import recommendation_dict
+from .output import atomic_output
 
 
 def process_chunk(items: Sequence[WorkItem], engine: str = "oxigraph") -> list[Lines]:
@@ -69,16 +69,16 @@ class Progress:
             self.stream.write("\n")
 
 
-def run_batch(inputs: Sequence[Path], out: Path, jobs: int = 0, engine: str = "oxigraph") -> dict[str, Any]:
-    """Process every patient; write one JSON line each to ``out`` (a .jsonl file, or a folder)."""
+def run_batch(
+    inputs: Sequence[Path], out: Path, jobs: int = 0, engine: str = "oxigraph", force: bool = False
+) -> dict[str, Any]:
+    """Process every patient; write one JSON line each to ``out`` (a .jsonl file, or a folder),
+    all or nothing (output.py); an existing output is replaced only with ``force``."""
     target = out / "recommendations.jsonl" if out.suffix.lower() != ".jsonl" else out
-    target.parent.mkdir(parents=True, exist_ok=True)
     jobs = jobs or min(2, os.cpu_count() or 1)
     counts: Counter[str] = Counter()
     progress, started = Progress(), time.perf_counter()
-    with tempfile.NamedTemporaryFile(
-        "w", dir=target.parent, prefix=".batch-", suffix=".jsonl", delete=False, encoding="utf-8"
-    ) as staging:
+    with atomic_output(target, inputs, force) as staging:
         try:
             chunks = ((chunk, engine) for chunk in chunked(work_items(inputs), CHUNK_SIZE))
             if jobs == 1:
@@ -92,12 +92,8 @@ def run_batch(inputs: Sequence[Path], out: Path, jobs: int = 0, engine: str = "o
                         _write_all(results, staging, counts, progress)
                     finally:
                         window.stopped.set()
-        except BaseException:
-            Path(staging.name).unlink(missing_ok=True)
-            raise
         finally:
             progress.close()
-    os.replace(staging.name, target)
     seconds = time.perf_counter() - started
     total = sum(counts.values())
     return {"output": str(target), "patients": total, **dict(sorted(counts.items())), "seconds": round(seconds, 2),

@@ -111,6 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     recommend.add_argument("--batch", action="store_true", help="many patients: one JSON line each into --out")
     recommend.add_argument("--out", type=Path, metavar="DIR|FILE.jsonl", help="with --batch: where the JSON lines go")
+    recommend.add_argument("--force", action="store_true", help="with --batch: replace an existing output file")
     recommend.add_argument(
         "--jobs", type=int, default=0, metavar="N", help="with --batch: worker processes (default: 2)"
     )
@@ -130,6 +131,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     synth.add_argument("count", type=int, metavar="COUNT", help="how many patients")
     synth.add_argument("--out", type=Path, required=True, metavar="FILE.jsonl", help="output file")
+    synth.add_argument("--force", action="store_true", help="replace an existing output file")
     synth.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     herpesdrg = commands.add_parser(
         "import-herpesdrg",
@@ -260,7 +262,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "validate":
         return _validate(args.files, args.format, args.reference, args.validator)
     if args.command == "recommend" and args.batch:
-        return _batch(args.inputs, args.out, args.jobs, args.engine)
+        return _batch(args.inputs, args.out, args.jobs, args.engine, args.force)
     if args.command == "recommend":
         if len(args.inputs) != 1 or args.out:
             raise CmvrrError("give exactly one PATIENT (or use --batch with --out for many)")
@@ -283,7 +285,7 @@ def _run(args: argparse.Namespace) -> int:
             print(f"wrote {path} ({path.stat().st_size:,} bytes)")
         return 0
     if args.command == "synth":
-        return _synth(args.count, args.out, args.seed)
+        return _synth(args.count, args.out, args.seed, args.force)
     if args.command == "query":
         return _query(args.query, args.patient, args.format, args.engine, args.store)
     if args.command == "load-cohort":
@@ -340,14 +342,14 @@ def _recommend(path: Path, output: str, engine: str, validator: str = "oxigraph"
     return 0
 
 
-def _batch(inputs: list[Path], out: Path | None, jobs: int, engine: str) -> int:
+def _batch(inputs: list[Path], out: Path | None, jobs: int, engine: str, force: bool) -> int:
     import json
 
     from .batch import run_batch
 
     if out is None:
         raise CmvrrError("--batch needs --out DIR or --out FILE.jsonl")
-    summary = run_batch(inputs, out, jobs, engine)
+    summary = run_batch(inputs, out, jobs, engine, force)
     print(json.dumps(summary, indent=2), file=sys.stderr)
     return 0 if summary["patients"] == summary.get("ok", 0) else 1
 
@@ -366,20 +368,17 @@ def _bench(sizes: str, output: str) -> int:
     return 0
 
 
-def _synth(count: int, out: Path, seed: int) -> int:
+def _synth(count: int, out: Path, seed: int, force: bool) -> int:
     import json
-    import os
-    import tempfile
 
+    from .output import atomic_output
     from .synth import synthetic_patients
 
     if count < 1:
         raise CmvrrError("COUNT must be at least 1")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=out.parent, suffix=".jsonl", delete=False, encoding="utf-8") as staging:
+    with atomic_output(out, force=force) as staging:
         for record in synthetic_patients(count, seed):
             staging.write(json.dumps(record) + "\n")
-    os.replace(staging.name, out)
     print(f"wrote {count:,} synthetic patients to {out} (seed {seed})")
     return 0
 
