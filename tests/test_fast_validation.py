@@ -21,7 +21,7 @@ from kg_builder.patients.readers import read_patient_file
 from kg_builder.patients.record import add_record as _add_record
 from kg_builder.terms import CMVRR
 
-PATIENTS = int(os.environ.get("CMVRR_EQUIVALENCE_PATIENTS", "2000"))
+PATIENTS = int(os.environ.get("CMVRR_EQUIVALENCE_PATIENTS", "1000"))
 BATCH = 100
 FIXTURES = sorted(
     p for p in EXAMPLES_DIR.rglob("*") if p.suffix in (".json", ".ttl") and not p.name.endswith(".expected.json")

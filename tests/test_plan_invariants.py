@@ -2,7 +2,7 @@
 The treatment plan; Safety rules 1 and 5), and proof that each invariant catches its rule broken
 on purpose. The oracle reads Table 5 and the record directly, never the package's SPARQL.
 
-Per CI run: CMVRR_PLAN_EXAMPLES generated patients (default 5,000).
+Per CI run: CMVRR_PLAN_EXAMPLES generated patients (default 3,000).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ TABLE5 = {row["mutation"]: row for row in load_tables()["mutations"]}
 COLUMN = {drug: drug for drug in RESISTANCE_DRUGS} | {"valganciclovir": "ganciclovir"}
 CNS = {"retinitis", "encephalitis", "ventriculitis"}
 CANONICAL = {"valganciclovir": "ganciclovir"}
-EXAMPLES = int(os.environ.get("CMVRR_PLAN_EXAMPLES", "5000"))
+EXAMPLES = int(os.environ.get("CMVRR_PLAN_EXAMPLES", "3000"))
 
 
 def detected(record: dict[str, Any]) -> set[str]:

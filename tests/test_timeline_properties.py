@@ -15,7 +15,7 @@ prophylaxis, genotypes at any time. The oracle reads the record, not the package
    record up to a day has a trigger (any verdict but "not-indicated"), the whole record has one
    too, and a "done" verdict has a genotype test on or after the earlier trigger.
 
-Per CI run: CMVRR_TIMELINE_EXAMPLES generated records per property (default 1,000).
+Per CI run: CMVRR_TIMELINE_EXAMPLES generated records per property (default 600).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from test_safety_invariants import recommend
 
 from kg_builder.decisions.model import Measurement, Recommendation, RefractoryStatus
 
-EXAMPLES = int(os.environ.get("CMVRR_TIMELINE_EXAMPLES", "1000"))
+EXAMPLES = int(os.environ.get("CMVRR_TIMELINE_EXAMPLES", "600"))
 TIMELINE = settings(
     max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
