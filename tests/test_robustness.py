@@ -331,3 +331,25 @@ def test_an_output_never_clobbers_an_input_or_an_existing_file_without_force(tmp
         os.umask(old)
     assert oct(target.stat().st_mode & 0o777) == oct(0o644), "the user's umask, not mkstemp's 0600"
     assert sorted(p.name for p in target.parent.iterdir()) == ["r.jsonl"], "no staging file left"
+
+
+@pytest.mark.parametrize("form", ["string", "list", "import", "nested"])
+def test_a_remote_json_ld_context_is_never_fetched(form: str, tmp_path: Path) -> None:
+    from test_serve import _Listener
+
+    listener = _Listener(lambda connection: connection.close())
+    remote = f"http://127.0.0.1:{listener.port}/context.jsonld"
+    context: Any = {
+        "string": remote,
+        "list": [remote, {"cmvrr": "https://w3id.org/cmv-rr/"}],
+        "import": {"@import": remote},
+        "nested": {"cmvrr": "https://w3id.org/cmv-rr/"},
+    }[form]
+    patient = "https://w3id.org/cmv-rr/patient/LD"
+    document: dict[str, Any] = {"@context": context, "@id": patient, "@type": "cmvrr:Patient"}
+    if form == "nested":
+        document["cmvrr:hasViralLoad"] = {"@context": remote, "@id": f"{patient}/v"}
+    path = _write(tmp_path / "patient.jsonld", json.dumps(document).encode())
+    code, _, err = _cli(["validate", str(path)])
+    assert code == 2 and "a remote JSON-LD context" in err and "is never fetched" in err, err
+    assert listener.connections == 0, "nothing may be fetched"

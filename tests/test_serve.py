@@ -3,6 +3,7 @@ refused; cmvrr push uploads the release to a Graph Store Protocol endpoint."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -14,6 +15,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from portability import PATIENT_FILE, canonical, http_rows, in_process, values_clause
@@ -102,7 +104,7 @@ def test_push_uploads_the_release(tmp_path: Path) -> None:
 
 
 def test_push_to_nowhere_says_so(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["push", "--endpoint", f"http://127.0.0.1:{free_port()}/store"]) == 2
+    assert main(["push", "--endpoint", f"http://127.0.0.1:{free_port()}/store"]) == 3  # a runtime failure
     assert "cannot reach the endpoint" in capsys.readouterr().err
 
 
@@ -118,3 +120,66 @@ def test_stopping_serve_stops_the_server() -> None:
     time.sleep(0.5)
     with pytest.raises((urllib.error.URLError, OSError)):
         urllib.request.urlopen(url, timeout=2)
+
+
+class _Listener:
+    """A loopback listener that answers every connection with ``reply`` (a callable given the
+    socket), and records that it was reached."""
+
+    def __init__(self, reply: Any) -> None:
+        import socket
+        import threading
+
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.socket.listen(8)
+        self.port = self.socket.getsockname()[1]
+        self.connections = 0
+        self.reply = reply
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.socket.accept()
+            except OSError:
+                return
+            self.connections += 1
+            with contextlib.suppress(OSError):
+                self.reply(connection)
+
+
+def _trickle(connection: Any) -> None:
+    connection.recv(65536)
+    for _ in range(60):
+        connection.sendall(b"H")
+        time.sleep(0.5)
+
+
+def _garbage(connection: Any) -> None:
+    connection.recv(65536)
+    connection.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+    connection.close()
+
+
+def test_push_ends_at_its_deadline_however_slowly_the_endpoint_trickles() -> None:
+    from kg_builder.commands.serve import push
+    from kg_builder.errors import RuntimeFailure
+
+    listener = _Listener(_trickle)
+    started = time.perf_counter()
+    with pytest.raises(RuntimeFailure, match="no complete answer within 3 s"):
+        push(f"http://127.0.0.1:{listener.port}/store", None, deadline=3)
+    assert time.perf_counter() - started < 10 and listener.connections == 1
+
+
+def test_push_to_something_that_is_not_http_says_so(capsys: pytest.CaptureFixture[str]) -> None:
+    listener = _Listener(_garbage)
+    assert main(["push", "--endpoint", f"http://127.0.0.1:{listener.port}/store"]) == 3
+    assert "the answer is not HTTP" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "data:,hello", "ftp://127.0.0.1/x", "http//nowhere", ""])
+def test_push_takes_only_http_urls(url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["push", "--endpoint", url]) == 2
+    assert "not an http(s) URL" in capsys.readouterr().err

@@ -7,11 +7,13 @@ serve builds an on-disk Oxigraph store and hands it to the `oxigraph` server in 
 
 from __future__ import annotations
 
+import http.client
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -24,7 +26,7 @@ from rdflib.namespace import RDF
 
 from ..checks.chunks import patient_subgraph
 from ..decisions.engines import with_day_numbers
-from ..errors import CmvrrError, RuntimeFailure
+from ..errors import CmvrrError, RuntimeFailure, error_text
 from ..knowledge.graph import release_graph
 from ..knowledge.stores import load_knowledge
 from ..patients.readers import read_patient_file
@@ -79,20 +81,46 @@ def serve(host: str, port: int, patients: Sequence[Path]) -> int:
             return 0
 
 
-def push(endpoint: str, graph: str | None) -> str:
-    """PUT the release (Turtle) into ``graph`` (or the default graph) of a Graph Store Protocol endpoint."""
+PUSH_DEADLINE_S = 120  # the whole upload and its answer, however slowly the endpoint trickles
+
+
+def push(endpoint: str, graph: str | None, deadline: float = PUSH_DEADLINE_S) -> str:
+    """PUT the release (Turtle) into ``graph`` (or the default graph) of a Graph Store Protocol
+    endpoint; an answer not complete within ``deadline`` seconds is a failure (a server sending a
+    byte every 20 s never trips a per-read timeout)."""
+    scheme = urllib.parse.urlsplit(endpoint).scheme.lower()
+    if scheme not in ("http", "https") or not urllib.parse.urlsplit(endpoint).hostname:
+        raise CmvrrError(f"{endpoint!r}: not an http(s) URL of a Graph Store Protocol endpoint")
     parameter = {"graph": graph} if graph else {"default": ""}
     separator = "&" if "?" in endpoint else "?"
     url = f"{endpoint}{separator}{urllib.parse.urlencode(parameter)}"
     body = release_graph().serialize(format="turtle", encoding="utf-8")
     request = urllib.request.Request(url, data=body, method="PUT", headers={"Content-Type": "text/turtle"})
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            return f"{response.status} {response.reason}: {len(body):,} bytes of Turtle to {url}"
-    except urllib.error.HTTPError as error:
-        raise RuntimeFailure(f"{url}: the endpoint refused the upload: {error.code} {error.reason}") from error
-    except (urllib.error.URLError, OSError) as error:
-        raise RuntimeFailure(f"{url}: cannot reach the endpoint: {getattr(error, 'reason', error)}") from error
+    outcome: list[str | BaseException] = []
+
+    def upload() -> None:
+        try:
+            with urllib.request.urlopen(request, timeout=min(60, deadline)) as response:
+                response.read()
+                outcome.append(f"{response.status} {response.reason}: {len(body):,} bytes of Turtle to {url}")
+        except BaseException as error:  # handed to the caller's thread
+            outcome.append(error)
+
+    worker = threading.Thread(target=upload, daemon=True)  # left behind on a deadline: the process ends
+    worker.start()
+    worker.join(deadline)
+    if not outcome:
+        raise RuntimeFailure(f"{url}: no complete answer within {deadline:g} s")
+    result = outcome[0]
+    if isinstance(result, urllib.error.HTTPError):
+        raise RuntimeFailure(f"{url}: the endpoint refused the upload: {result.code} {result.reason}") from result
+    if isinstance(result, http.client.HTTPException):
+        raise RuntimeFailure(f"{url}: the answer is not HTTP: {error_text(result)}") from result
+    if isinstance(result, (urllib.error.URLError, OSError)):
+        raise RuntimeFailure(f"{url}: cannot reach the endpoint: {getattr(result, 'reason', result)}") from result
+    if isinstance(result, BaseException):
+        raise result
+    return result
 
 
 __all__ = [

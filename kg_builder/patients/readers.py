@@ -109,6 +109,8 @@ def read_rdf(path: Path, text: str, syntax: str | None = None) -> PatientInput:
     syntax = syntax or RDF_SYNTAX.get(path.suffix.lower(), "turtle")
     if syntax == "xml" and "<!ENTITY" in text:
         raise InputParseError(f"{path}: RDF/XML with entity declarations is refused (they can expand without bound)")
+    if syntax == "json-ld":
+        _refuse_remote_contexts(path, text)
     graph = Graph()
     try:
         graph.parse(data=text, format=syntax, publicID=_base(path))
@@ -120,6 +122,30 @@ def read_rdf(path: Path, text: str, syntax: str | None = None) -> PatientInput:
     if problem:
         raise InputParseError(f"{path}: not usable as patient data: {problem}")
     return PatientInput(path, graph)
+
+
+def _refuse_remote_contexts(path: Path, text: str) -> None:
+    """Nothing is fetched from outside: a JSON-LD @context (or @import) that names a document
+    instead of holding the context would make the parser download it."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as error:
+        raise InputParseError(f"{path}: not valid JSON-LD: {_first_line(error)}") from error
+    stack: list[object] = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                contexts = value if isinstance(value, list) else [value]
+                if key in ("@context", "@import") and any(isinstance(c, str) for c in contexts):
+                    remote = next(c for c in contexts if isinstance(c, str))
+                    raise InputParseError(
+                        f"{path}: a remote JSON-LD context ({shown(remote, 200)}) is never fetched: put the context "
+                        "in the document"
+                    )
+                stack.append(value)
+        elif isinstance(node, list):
+            stack += node
 
 
 _NOT_IN_IRI = re.compile(r'[\x00-\x20<>"{}|^`\\\ud800-\udfff]')  # what RDF 1.1's IRIREF excludes
