@@ -31,7 +31,7 @@ examples:
   cmvrr recommend --batch cohort.jsonl --out results.jsonl
   cmvrr load-cohort cohort.jsonl --store cohort-db/
   cmvrr query cohort-table4-rows --store cohort-db/
-  cmvrr serve --port 7878 --patients ontology/examples/cases/row2-low-level-ul97.json
+  cmvrr serve --patients ontology/examples/cases/row2-low-level-ul97.json   # http://127.0.0.1:8765/
   cmvrr query susceptibility --patient ontology/examples/valid/mixed-ul97-ul54.json
   cmvrr query table5-mutations --format csv
 """
@@ -163,15 +163,18 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve",
         help="a read-only SPARQL endpoint with the knowledge graph (and patients), on loopback",
-        description="Build an Oxigraph store with the knowledge graph (the default graph and "
-        "<https://w3id.org/cmv-rr/graph/knowledge>) and each --patients file's graph (<PATIENT-IRI/graph>), "
-        "and serve it read-only over the SPARQL 1.1 protocol: updates are refused, and the query page "
-        "opens in a browser. Needs the `oxigraph` server (pip install 'cmv-rr[serve]').",
+        description="Load the release (the default graph and <https://w3id.org/cmv-rr/graph/knowledge>), the "
+        "second source and, for each conforming patient of --patients, its data <PATIENT-IRI/graph> and derived "
+        "findings <PATIENT-IRI/findings> (as load-cohort stores them) into memory, and serve them read-only over "
+        "the SPARQL 1.1 protocol: updates and federated queries (SERVICE) are refused, a query is stopped after "
+        "--timeout seconds, and the query page at / runs the packaged queries. Needs pip install 'cmv-rr[serve]'.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback)")
-    serve.add_argument("--port", type=int, default=7878, help="port (default 7878)")
+    serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 7878 is the oxigraph server's)")
+    serve.add_argument("--timeout", type=float, default=30.0, metavar="S",
+                       help="seconds a query may run before it is stopped (default 30)")  # fmt: skip
     serve.add_argument("--patients", nargs="*", type=Path, default=[], metavar="FILE", help="patient files to load")
     push = commands.add_parser(
         "push",
@@ -270,7 +273,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         from .serve import serve
 
-        return serve(args.host, args.port, args.patients)
+        return serve(args.host, args.port, args.patients, args.timeout)
     if args.command == "push":
         from .serve import push
 

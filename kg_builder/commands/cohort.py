@@ -37,14 +37,16 @@ def _quads(graph: Graph, name: str) -> str:
     return "".join(f"{line[:-1].rstrip()} <{name}> .\n" for line in triples if line.strip())
 
 
-def _cohort_chunk(args: tuple[list[WorkItem], str]) -> tuple[Counter[str], str]:
-    """Statuses and N-Quads (patient data and derived findings) for a chunk; never raises."""
-
+def cohort_chunk(args: tuple[list[WorkItem], str]) -> tuple[Counter[str], str, list[str]]:
+    """Statuses, N-Quads (each patient's own data and derived findings) and a line for each item
+    that is not stored, for a chunk; never raises."""
     items, engine = args
     counts: Counter[str] = Counter()
-    quads = []
+    quads, refused = [], []
     for outcome in evaluate_chunk(items, engine):
         counts.update(line["status"] for line in outcome.problems)
+        refused += [f"{line['source']}: {line['status']}: {'; '.join(line['problems'][:3])}"
+                    for line in outcome.problems]  # fmt: skip
         if outcome.patient is None or not outcome.recommendations:
             continue
         counts["ok"] += len(outcome.recommendations)
@@ -54,7 +56,7 @@ def _cohort_chunk(args: tuple[list[WorkItem], str]) -> tuple[Counter[str], str]:
             own = with_day_numbers(patient_subgraph(outcome.patient.graph, str(iri)))
             quads.append(_quads(own, str(patient_graph_iri(iri))))
             quads.append(_quads(recommendations_graph([recommendation]), f"{iri}/findings"))
-    return counts, "".join(quads)
+    return counts, "".join(quads), refused
 
 
 def load_cohort(inputs: Sequence[Path], location: Path, jobs: int = 0) -> dict[str, Any]:
@@ -73,7 +75,7 @@ def load_cohort(inputs: Sequence[Path], location: Path, jobs: int = 0) -> dict[s
         with nquads.open("w", encoding="utf-8") as out:
             chunks = ((chunk, "oxigraph") for chunk in chunked(work_items(inputs), CHUNK_SIZE))
             with multiprocessing.get_context("fork").Pool(jobs, initializer=warm_worker) as pool:
-                for chunk_counts, quads in pool.imap(_cohort_chunk, chunks):
+                for chunk_counts, quads, _ in pool.imap(cohort_chunk, chunks):
                     counts.update(chunk_counts)
                     out.write(quads)
                     progress.update(sum(counts.values()), counts["error"] + counts["does-not-conform"])
@@ -94,6 +96,4 @@ def load_cohort(inputs: Sequence[Path], location: Path, jobs: int = 0) -> dict[s
             "quads": size, "seconds": round(seconds, 1)}  # fmt: skip
 
 
-__all__ = [
-    "load_cohort",
-]
+__all__ = ["cohort_chunk", "load_cohort"]

@@ -8,7 +8,7 @@ from pathlib import Path
 from rdflib import Graph, URIRef
 from rdflib.namespace import RDF
 
-from ..decisions.engines import ENGINES, Row, ox_lexical, patient_ntriples
+from ..decisions.engines import ENGINES, Row, ox_lexical, patient_ntriples, refuse_federation
 from ..errors import CmvrrError
 from ..paths import QUERIES_DIR, query_path
 from ..terms import CMVRR, patient_graph_iri
@@ -21,7 +21,9 @@ def read_query(name: str) -> str:
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in QUERIES_DIR.glob("*.rq")))
         raise CmvrrError(f"no query {name!r}: give a .rq file or one of {known}")
-    return path.read_text(encoding="utf-8")
+    text = path.read_text(encoding="utf-8")
+    refuse_federation(text, str(path))
+    return text
 
 
 def run_query(name: str, patient: Graph | None = None, engine_name: str = "oxigraph") -> tuple[list[str], list[Row]]:

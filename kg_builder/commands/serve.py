@@ -1,84 +1,96 @@
 """cmvrr serve and cmvrr push: the knowledge graph (and patients) behind a SPARQL endpoint.
 
-serve builds an on-disk Oxigraph store and hands it to the `oxigraph` server in read-only mode
-(updates are refused; its query page works in a browser). push uploads the release to any SPARQL
-1.1 Graph Store Protocol endpoint.
+serve loads an in-memory Oxigraph store and serves it read-only with the package's own app
+(serve_app.py) under uvicorn. push uploads the release to any SPARQL 1.1 Graph Store Protocol
+endpoint.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
-import shutil
-import signal
-import subprocess
+import socket
 import sys
-import tempfile
 import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pyoxigraph
-from rdflib import URIRef
-from rdflib.namespace import RDF
+import uvicorn
 
-from ..checks.chunks import patient_subgraph
-from ..decisions.engines import with_day_numbers
+from ..checks.chunks import CHUNK_SIZE
 from ..errors import CmvrrError, RuntimeFailure, error_text
-from ..knowledge.graph import release_graph
+from ..knowledge.graph import knowledge
 from ..knowledge.stores import load_knowledge
-from ..patients.readers import read_patient_file
-from ..terms import CMVRR, KNOWLEDGE_GRAPH, patient_graph_iri
+from ..patients.readers import work_items
+from ..terms import KNOWLEDGE_GRAPH
+from .batch import _warm, chunked
+from .cohort import cohort_chunk
+from .serve_app import create_app
+
+DEFAULT_PORT = 8765  # not 7878, the oxigraph server's own default
+QUERY_TIMEOUT_S = 30.0
 
 
-def build_store(location: Path, patients: Sequence[Path] = ()) -> int:
-    """An on-disk store: the knowledge graph (named and default graph) and each patient's graph."""
-    store = pyoxigraph.Store(str(location))
+def build_store(patients: Sequence[Path] = ()) -> tuple[pyoxigraph.Store, Counter[str], list[str]]:
+    """An in-memory store (nothing on disk outlives the server, even one killed by SIGKILL): the
+    release (the default graph and the named knowledge graph), the second source, and for each
+    conforming patient its own data <P/graph> and derived findings <P/findings>, as load-cohort
+    stores them. Returns the store, the patients by status, and the lines on those not served."""
+    store = pyoxigraph.Store()
     load_knowledge(store)
-    count = 0
-    for path in patients:
-        graph = read_patient_file(path).graph
-        for patient in sorted(URIRef(str(p)) for p in graph.subjects(RDF.type, CMVRR.Patient)):
-            data = with_day_numbers(patient_subgraph(graph, patient)).serialize(format="nt", encoding="utf-8")
-            store.load(
-                data, format=pyoxigraph.RdfFormat.N_TRIPLES, to_graph=pyoxigraph.NamedNode(patient_graph_iri(patient))
-            )
-            count += 1
-    store.flush()
-    del store
-    return count
+    counts: Counter[str] = Counter()
+    refused: list[str] = []
+    if patients:
+        _warm()
+        for chunk in chunked(work_items(patients), CHUNK_SIZE):
+            chunk_counts, quads, problems = cohort_chunk((chunk, "oxigraph"))
+            counts.update(chunk_counts)
+            refused += problems
+            store.load(quads.encode("utf-8"), format=pyoxigraph.RdfFormat.N_QUADS)
+    return store, counts, refused
 
 
-def server_command(location: Path, host: str, port: int) -> list[str]:
-    binary = shutil.which("oxigraph")
-    if binary is None:
-        raise CmvrrError("the `oxigraph` server is not installed: pip install 'cmv-rr[serve]'")
-    return [binary, "serve-read-only", "--location", str(location), "--bind", f"{host}:{port}"]
+def _bound_socket(host: str, port: int) -> socket.socket:
+    """The listening socket, taken before anything is announced: a busy port is one message."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise RuntimeFailure(f"cannot listen on {host}:{port}: {error.strerror or error}") from error
+    sock.listen(128)
+    return sock
 
 
-def serve(host: str, port: int, patients: Sequence[Path]) -> int:
+def serve(host: str, port: int, patients: Sequence[Path], timeout: float = QUERY_TIMEOUT_S) -> int:
     if host not in ("127.0.0.1", "localhost", "::1") and not host.startswith("127."):
         print(f"warning: serving on {host}, not loopback: anyone who can reach it can query it", file=sys.stderr)
-    with tempfile.TemporaryDirectory(prefix="cmvrr-store-") as folder:
-        count = build_store(Path(folder), patients)
-        where = f"http://{host}:{port}"
-        print(
-            f"SPARQL endpoint {where}/query (read-only; query page {where}/), knowledge graph "
-            f"<{KNOWLEDGE_GRAPH}> and {count} patient graph(s). Ctrl-C stops.",
-            flush=True,
-        )
-        server = subprocess.Popen(server_command(Path(folder), host, port))
-        # Stopping cmvrr serve (Ctrl-C, or SIGTERM from a supervisor) stops the server with it, so
-        # no orphan keeps the port or the store.
-        signal.signal(signal.SIGTERM, lambda signum, frame: server.terminate())
-        try:
-            return server.wait()
-        except KeyboardInterrupt:
-            server.terminate()
-            server.wait()
-            return 0
+    sock = _bound_socket(host, port)
+    store, counts, refused = build_store(patients)
+    for line in refused:
+        print(f"not served: {line}", file=sys.stderr)
+    where = f"http://{host}:{port}"
+    banner = (
+        f"SPARQL endpoint {where}/query (read-only; query page {where}/; queries stop after {timeout:g} s), "
+        f"the release <{KNOWLEDGE_GRAPH}> and {counts['ok']} patient(s). Ctrl-C stops."
+    )
+
+    @contextlib.asynccontextmanager
+    async def announce(app: object) -> AsyncIterator[None]:
+        print(banner, flush=True)  # uvicorn is accepting: the banner never precedes a failure
+        yield
+
+    app = create_app(store, timeout)
+    app.router.lifespan_context = announce
+    config = uvicorn.Config(app, log_level="warning", timeout_keep_alive=5, lifespan="on")
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
 
 
 PUSH_DEADLINE_S = 120  # the whole upload and its answer, however slowly the endpoint trickles
@@ -94,7 +106,7 @@ def push(endpoint: str, graph: str | None, deadline: float = PUSH_DEADLINE_S) ->
     parameter = {"graph": graph} if graph else {"default": ""}
     separator = "&" if "?" in endpoint else "?"
     url = f"{endpoint}{separator}{urllib.parse.urlencode(parameter)}"
-    body = release_graph().serialize(format="turtle", encoding="utf-8")
+    body = knowledge().serialize(format="turtle", encoding="utf-8")  # the release, built once per process
     request = urllib.request.Request(url, data=body, method="PUT", headers={"Content-Type": "text/turtle"})
     outcome: list[str | BaseException] = []
 
@@ -123,9 +135,4 @@ def push(endpoint: str, graph: str | None, deadline: float = PUSH_DEADLINE_S) ->
     return result
 
 
-__all__ = [
-    "build_store",
-    "push",
-    "serve",
-    "server_command",
-]
+__all__ = ["DEFAULT_PORT", "QUERY_TIMEOUT_S", "build_store", "push", "serve"]

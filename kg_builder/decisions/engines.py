@@ -51,6 +51,26 @@ def patient_ntriples(graph: Graph, written: bytes | None = None) -> bytes:
     return (_ntriples(graph) if written is None else written) + extra.encode("utf-8")
 
 
+_SPARQL_TOKENS = re.compile(
+    r"""(?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
+      | (?P<string>"{3}(?:[^"\\]|\\.|"(?!""))*"{3} | '{3}(?:[^'\\]|\\.|'(?!''))*'{3}
+                  | "(?:[^"\\\n\r]|\\.)*" | '(?:[^'\\\n\r]|\\.)*')
+      | (?P<comment>\#[^\n\r]*)
+      | (?P<word>[?$]?[A-Za-z_][\w.-]*(?::[\w.:%-]*)?)
+      | (?P<other>.)""",
+    re.S | re.X,
+)
+
+
+def refuse_federation(query: str, source: str) -> None:
+    """Nothing is fetched from outside: Oxigraph runs a SERVICE clause by calling the endpoint it
+    names, so a query that holds the keyword SERVICE (outside IRIs, strings, comments, variables
+    and prefixed names, read as the SPARQL grammar reads them) is refused."""
+    for match in _SPARQL_TOKENS.finditer(query):
+        if match.lastgroup == "word" and match.group().upper() == "SERVICE":
+            raise CmvrrError(f"{source}: federated queries (SERVICE) are refused: nothing is fetched from outside")
+
+
 @cache
 def query_text(name: str) -> str:
     return query_path(name).read_text(encoding="utf-8")
@@ -206,6 +226,7 @@ __all__ = [
     "ox_lexical",
     "patient_ntriples",
     "query_text",
+    "refuse_federation",
     "with_day_numbers",
     "with_values",
 ]
