@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -68,3 +69,10 @@ def test_output_into_a_closed_pipe_ends_quietly(command: list[str]) -> None:
     errors = reader.stderr.read().decode()
     assert reader.wait(timeout=120) == 0, errors
     assert "Traceback" not in errors and "BrokenPipe" not in errors
+
+
+def test_the_readme_exit_code_table_is_the_one_the_program_uses() -> None:
+    from kg_builder.errors import EXIT_CODES
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    rows = dict(re.findall(r"^\| (\d+) \| (.+) \|$", readme, re.M))
+    assert {int(code): meaning for code, meaning in rows.items()} == EXIT_CODES
