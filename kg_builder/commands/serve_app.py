@@ -7,7 +7,8 @@ run by uvicorn (docs/architecture.md, Serving).
 - Each query runs in a forked child with a CPU limit and a wall-clock timeout, so an abandoned
   cartesian product stops when its time is up, not when the server does; at most ``workers``
   queries run at once, the others wait their turn.
-- GET /: the query page, with the packaged queries as examples.
+- GET /: the query page: YASGUI (vendored, static/yasgui), the packaged queries as examples, the
+  cmvrr prefixes preset; no update tab (the endpoint has none).
 """
 
 from __future__ import annotations
@@ -18,17 +19,20 @@ import html
 import json
 import multiprocessing
 import resource
+import urllib.parse
 from collections.abc import Mapping
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 import pyoxigraph
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
 
 from ..decisions.engines import refuse_federation
-from ..errors import CmvrrError
+from ..errors import CmvrrError, error_text
 from ..paths import QUERIES_DIR
 
 RESULT_FORMATS = {
@@ -40,6 +44,7 @@ RESULT_FORMATS = {
 }
 GRAPH_FORMATS = {"text/turtle": pyoxigraph.RdfFormat.TURTLE, "application/n-triples": pyoxigraph.RdfFormat.N_TRIPLES}
 
+STATIC_DIR = Path(__file__).with_name("static")  # the vendored YASGUI (static/yasgui/SOURCE.md)
 Answer = tuple[int, str, bytes]  # HTTP status, media type, body
 
 
@@ -101,6 +106,12 @@ def create_app(store: pyoxigraph.Store, timeout: float = 30, workers: int = 2) -
     turns = asyncio.Semaphore(workers)
 
     async def query(request: Request) -> Response:
+        try:
+            return await answer(request)
+        except Exception as error:  # one line for the client, never a traceback in the server's log
+            return PlainTextResponse(f"internal error, please report it: {error_text(error)}", status_code=500)
+
+    async def answer(request: Request) -> Response:
         text = await _query_text(request)
         if not text:
             return PlainTextResponse("give a SPARQL query: ?query=... or a POST body", status_code=400)
@@ -123,6 +134,7 @@ def create_app(store: pyoxigraph.Store, timeout: float = 30, workers: int = 2) -
     return Starlette(
         routes=[
             Route("/", page),
+            Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="static"),
             Route("/query", query, methods=["GET", "POST"]),
             Route("/update", refuse_update, methods=["GET", "POST", "PUT", "DELETE"]),
             Route("/store", refuse_update, methods=["GET", "POST", "PUT", "DELETE"]),
@@ -134,11 +146,10 @@ async def _query_text(request: Request) -> str:
     if request.method == "GET":
         return request.query_params.get("query", "")
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind == "application/sparql-query":
-        return (await request.body()).decode("utf-8", errors="replace")
-    form = await request.form()
-    value = form.get("query", "")
-    return value if isinstance(value, str) else ""
+    body = (await request.body()).decode("utf-8", errors="replace")
+    if kind == "application/x-www-form-urlencoded":  # the protocol's other POST form (YASGUI's)
+        return urllib.parse.parse_qs(body).get("query", [""])[0]
+    return body
 
 
 def _examples() -> list[dict[str, str]]:
@@ -158,51 +169,64 @@ def query_page() -> str:
         f'<option value="{index}">{html.escape(example["name"])}: {html.escape(example["purpose"][:90])}</option>'
         for index, example in enumerate(examples)
     )
-    return _PAGE.replace("{{options}}", options).replace(
-        "{{examples}}", json.dumps([example["query"] for example in examples]).replace("</", "<\\/")
+    return (
+        _PAGE.replace("{{options}}", options)
+        .replace("{{examples}}", _script_json([example["query"] for example in examples]))
+        .replace("{{names}}", _script_json([example["name"] for example in examples]))
+        .replace("{{start}}", _script_json(START_QUERY))
     )
+
+
+def _script_json(value: object) -> str:
+    """JSON safe inside a <script> element."""
+    return json.dumps(value).replace("</", "<\\/")
+
+
+START_QUERY = """PREFIX cmvrr: <https://w3id.org/cmv-rr/>
+PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>
+PREFIX owl: <http://www.w3.org/2002/07/owl#>
+# The therapies the knowledge graph knows
+SELECT ?therapy ?label WHERE { ?therapy a cmvrr:Therapy ; rdfs:label ?label } ORDER BY ?label
+"""
 
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>cmv-rr SPARQL endpoint</title>
-<style>body{font-family:sans-serif;margin:1.5em}textarea{width:100%;height:22em;font-family:monospace}
-table{border-collapse:collapse;margin-top:1em}td,th{border:1px solid #bbb;padding:2px 6px;text-align:left}
-#status{margin-left:1em;color:#555}</style></head>
-<body><h1>cmv-rr: ASTCT 2021 resistant/refractory CMV, SPARQL endpoint</h1>
-<p>Read-only. The knowledge graph is the default graph and &lt;https://w3id.org/cmv-rr/graph/knowledge&gt;;
-each served patient's data is &lt;PATIENT-IRI/graph&gt;, its findings &lt;PATIENT-IRI/findings&gt;.
-A research and informatics tool, not a medical device.</p>
-<label>Example: <select id="example"><option value="">(choose a packaged query)</option>{{options}}</select></label>
-<textarea id="query">PREFIX cmvrr: &lt;https://w3id.org/cmv-rr/&gt;
-PREFIX rdfs: &lt;http://www.w3.org/2000/01/rdf-schema#&gt;
-SELECT ?therapy ?label WHERE { ?therapy a cmvrr:Therapy ; rdfs:label ?label } ORDER BY ?label</textarea>
-<button id="run">Run</button><span id="status"></span>
-<div id="results"></div>
+<link rel="stylesheet" href="static/yasgui/yasgui.min.css">
+<style>body{font-family:sans-serif;margin:1em 1.5em} .note{color:#444;max-width:70em}
+.yasgui .autocompleteWrapper{display:none !important}</style></head>
+<body><h1>cmv-rr: ASTCT 2021 resistant/refractory CMV &middot; SPARQL endpoint</h1>
+<p class="note">Read-only. The knowledge graph is the default graph and
+&lt;https://w3id.org/cmv-rr/graph/knowledge&gt;, HerpesDRG's measurements and calls are
+&lt;https://w3id.org/cmv-rr/graph/herpesdrg&gt;; each served patient's data is &lt;PATIENT-IRI/graph&gt;
+and its derived findings &lt;PATIENT-IRI/findings&gt;. A packaged query that names ?patient needs a
+VALUES block (see the README). A research and informatics tool, not a medical device: its output does
+not replace clinical judgement.</p>
+<label>Packaged query: <select id="example"><option value="">(choose one to load it)</option>
+{{options}}</select></label>
+<div id="yasgui"></div>
+<script src="static/yasgui/yasgui.min.js"></script>
 <script>
 const examples = {{examples}};
-document.getElementById("example").onchange = (e) => {
-  if (e.target.value !== "") document.getElementById("query").value = examples[Number(e.target.value)];
+const names = {{names}};
+const start = {{start}};
+Yasgui.Yasqe.defaults.autocompleters = [];  // they would fetch prefixes and terms from outside
+const yasgui = new Yasgui(document.getElementById("yasgui"), {
+  requestConfig: {endpoint: new URL("query", location.href).href, method: "POST",
+                  acceptHeaderSelect: "application/sparql-results+json"},
+  copyEndpointOnNewTab: false, persistenceId: null, populateFromUrl: false,
+  endpointCatalogueOptions: {getData: () => []},
+  yasqe: {value: start},
+});
+const select = document.getElementById("example");
+select.onchange = (event) => {
+  if (event.target.value !== "") yasgui.getTab().setQuery(examples[Number(event.target.value)]);
 };
-document.getElementById("run").onclick = async () => {
-  const status = document.getElementById("status"), out = document.getElementById("results");
-  status.textContent = "running..."; out.textContent = "";
-  const response = await fetch("query", {method: "POST",
-    headers: {"Content-Type": "application/sparql-query", "Accept": "application/sparql-results+json"},
-    body: document.getElementById("query").value});
-  const text = await response.text();
-  if (!response.ok) { status.textContent = response.status + ": " + text; return; }
-  const data = JSON.parse(text);
-  if ("boolean" in data) { status.textContent = String(data.boolean); return; }
-  const table = document.createElement("table"), head = table.insertRow();
-  for (const name of data.head.vars) {
-    const th = document.createElement("th"); th.textContent = name; head.appendChild(th);
-  }
-  for (const binding of data.results.bindings) {
-    const row = table.insertRow();
-    for (const name of data.head.vars) row.insertCell().textContent = binding[name] ? binding[name].value : "";
-  }
-  out.appendChild(table); status.textContent = data.results.bindings.length + " rows";
-};
+// A link can load a packaged query (?example=NAME) and run it (&run): shareable, and testable.
+const params = new URLSearchParams(location.search);
+const chosen = names.indexOf(params.get("example"));
+if (chosen >= 0) { select.value = String(chosen); yasgui.getTab().setQuery(examples[chosen]); }
+if (params.has("run")) yasgui.getTab().getYasqe().query();
 </script></body></html>
 """
 
