@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from rdflib import Graph
 
@@ -11,7 +14,7 @@ from .checks.validate import validate_input
 from .decisions.model import Recommendation
 from .errors import CmvrrError
 from .knowledge.graph import release_graph
-from .patients.readers import read_patient_file
+from .patients.readers import PatientInput, read_patient_file, read_patient_text
 from .pipeline import evaluate
 
 
@@ -31,25 +34,51 @@ def build_graph() -> Graph:
     return release_graph()
 
 
-def load_patient(path: Path | str) -> Graph:
-    """A patient file (Turtle/RDF or the JSON record) as a patient graph; raises on unreadable input."""
-    item = read_patient_file(Path(path))
+PatientSource = Path | str | Mapping[str, Any] | Sequence[Mapping[str, Any]] | Graph
+
+
+def patient_input(source: PatientSource) -> PatientInput:
+    """A patient from a file path, a JSON record (or a list of them) already in memory, or an
+    rdflib graph: a record goes through the very reader a .json file does."""
+    if isinstance(source, Graph):
+        return PatientInput(Path("<graph>"), source)
+    if isinstance(source, (Path, str)):
+        return read_patient_file(Path(source))
+    try:
+        text = json.dumps(source, allow_nan=True)
+    except (TypeError, ValueError, RecursionError) as error:
+        raise CmvrrError(f"<record>: not a JSON record: {error}") from error
+    return read_patient_text(text, Path("<record>"), ".json")
+
+
+def load_patient(source: PatientSource) -> Graph:
+    """A patient (file, record or graph) as a patient graph; raises on unreadable input."""
+    item = patient_input(source)
     if item.problems:
-        raise CmvrrError(f"{path}: " + "; ".join(f"{p.path}: {p.message}" for p in item.problems))
+        raise CmvrrError(f"{item.source}: " + "; ".join(f"{p.path}: {p.message}" for p in item.problems))
     return item.graph
 
 
-def validate(path: Path | str) -> FileReport:
-    """Validate one patient file against the SHACL shapes (and the JSON Schema for JSON)."""
-    return validate_input(read_patient_file(Path(path)))
+def validate(source: PatientSource) -> FileReport:
+    """Validate one patient (file, record or graph) against the SHACL shapes (and the JSON
+    Schema for a record)."""
+    return validate_input(patient_input(source))
 
 
-def recommend(path: Path | str, engine: str = "oxigraph", validator: str = "oxigraph") -> list[Recommendation]:
-    """Validate, then derive what the guideline says for every patient in the file."""
-    report, recommendations = evaluate(read_patient_file(Path(path)), engine, validator)
+def recommend(source: PatientSource, engine: str = "oxigraph", validator: str = "oxigraph") -> list[Recommendation]:
+    """Validate, then derive what the guideline says for every patient in the file, record or graph."""
+    report, recommendations = evaluate(patient_input(source), engine, validator)
     if not report.conforms:
         raise PatientDoesNotConform(report)
     return list(recommendations)
 
 
-__all__ = ["PatientDoesNotConform", "build_graph", "load_patient", "recommend", "validate"]
+__all__ = [
+    "PatientDoesNotConform",
+    "PatientSource",
+    "build_graph",
+    "load_patient",
+    "patient_input",
+    "recommend",
+    "validate",
+]

@@ -53,6 +53,12 @@ def test_help_teaches_with_examples() -> None:
     result = subprocess.run([sys.executable, "-m", "kg_builder", "--help"], capture_output=True, text=True)
     assert result.returncode == 0
     assert "exit codes" in result.stdout and "cmvrr build --out" in result.stdout
+    assert "not a medical device" in result.stdout
+
+
+def test_bare_cmvrr_prints_the_overview() -> None:
+    result = subprocess.run([sys.executable, "-m", "kg_builder"], capture_output=True, text=True)
+    assert result.returncode == 0 and "COMMAND" in result.stdout and "exit codes" in result.stdout
 
 
 @pytest.mark.parametrize(

@@ -353,3 +353,18 @@ def test_a_remote_json_ld_context_is_never_fetched(form: str, tmp_path: Path) ->
     code, _, err = _cli(["validate", str(path)])
     assert code == 2 and "a remote JSON-LD context" in err and "is never fetched" in err, err
     assert listener.connections == 0, "nothing may be fetched"
+
+
+def test_the_python_api_takes_a_record_a_list_a_graph_or_a_path(tmp_path: Path) -> None:
+    """recommend() on a record already in memory gives what it gives on the same record's file."""
+    from kg_builder import recommend
+    from kg_builder.api import load_patient
+
+    path = EXAMPLES_DIR / "cases" / "r1-gcv.json"
+    from_file = recommend(path)
+    assert recommend(GOOD) == from_file
+    assert recommend([GOOD]) == from_file
+    assert recommend(load_patient(path)) == from_file
+    with pytest.raises(Exception, match="<record>") as refused:
+        recommend({**GOOD, "age_years": float("nan")})
+    assert "not valid JSON" in str(refused.value)

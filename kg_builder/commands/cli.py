@@ -40,12 +40,13 @@ examples:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cmvrr",
-        description="The ASTCT 2021 guideline on resistant/refractory CMV after HCT, made computable.",
+        description="The ASTCT 2021 guideline on resistant/refractory CMV after HCT, made computable. "
+        "A research and informatics tool, not a medical device: its output does not replace clinical judgement.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"cmvrr {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     build = commands.add_parser(
         "build",
         help="build the release (ontology + knowledge graph) from the curated tables",
@@ -223,7 +224,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """The command line. Every way out is one line and an exit code (EXIT_CODES), never a
     traceback (set CMVRR_DEBUG=1 to see one). Output into a pipe that the reader closed (`| head`)
     ends quietly, exit 0: the reader took what it wanted (the Python documentation's note on SIGPIPE)."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # bare `cmvrr`: the overview, not a usage error
+        parser.print_help()
+        return 0
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
     try:
