@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from kg_builder.commands.cli import main
+from kg_builder.commands.query import query_list
 from kg_builder.knowledge import specs as specs_module
 
 
@@ -82,3 +83,48 @@ def test_the_readme_exit_code_table_is_the_one_the_program_uses() -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     rows = dict(re.findall(r"^\| (\d+) \| (.+) \|$", readme, re.M))
     assert {int(code): meaning for code, meaning in rows.items()} == EXIT_CODES
+
+
+def test_turtle_output_of_a_patient_that_does_not_conform_is_empty_and_the_report_on_stderr() -> None:
+    patient = "ontology/examples/invalid/unknown-drug.json"
+    result = subprocess.run([sys.executable, "-m", "kg_builder", "recommend", patient, "--format", "turtle"],
+                            capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 1 and result.stdout == ""
+    assert "does NOT conform" in result.stderr
+
+
+CASES = sorted((Path(__file__).resolve().parents[1] / "ontology" / "examples" / "cases").glob("*.json"))
+INPUTS = {row["name"]: row["inputs"] for row in query_list()}
+PATIENT_QUERIES = sorted(name for name, inputs in INPUTS.items() if inputs.startswith("?patient"))
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda path: path.stem)
+def test_cmvrr_query_gives_the_answer_recommend_gives(case: Path) -> None:
+    """Every packaged patient query through `cmvrr query --patient` gets the inputs recommend
+    derives (?refractory, ?failedToDecline, ?triggerDay), so its rows are the rows recommend
+    reads; and table4-rows names exactly the rows the plan uses."""
+    from kg_builder import recommend
+    from kg_builder.api import load_patient
+    from kg_builder.commands.query import run_query
+    from kg_builder.decisions.decide import _run, derived_inputs, prepare
+    graph = load_patient(case)
+    [rec] = recommend(case)
+    answers = {name: run_query(name, graph)[1] for name in PATIENT_QUERIES}  # each in a store of its own
+    engine, patients = prepare([graph])
+    try:
+        derived = derived_inputs(engine, patients)
+        for name in PATIENT_QUERIES:
+            header = INPUTS[name]  # the query's own "# Input bindings:" line
+            taken = [key for key in ("refractory", "failedToDecline", "triggerDay") if f"?{key}" in header]
+            inputs = {patient: {key: values[key] for key in taken} for patient, values in derived.items()}
+            [expected] = _run(engine, name, patients, inputs if taken else None).values()
+            assert canonical_rows(answers[name]) == canonical_rows(expected), name
+    finally:
+        engine.close()
+    rows = sorted({int(str(row["rowNumber"])) for row in answers["table4-rows"]})
+    # The query says which rows' conditions hold; the plan uses them only for active infection.
+    assert rows == sorted(rec.table4_rows) if rec.infection_state == "active" else not rec.table4_rows
+
+
+def canonical_rows(rows: list[dict[str, str | None]]) -> list[tuple[tuple[str, str], ...]]:
+    return sorted(tuple(sorted((key, str(value)) for key, value in row.items())) for row in rows)

@@ -199,7 +199,8 @@ def _parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    query.add_argument("query", metavar="NAME|FILE.rq", help="packaged query name or a .rq file")
+    query.add_argument("query", nargs="?", metavar="NAME|FILE.rq", help="packaged query name or a .rq file")
+    query.add_argument("--list", action="store_true", help="list the packaged queries, their purpose and inputs")
     query.add_argument("--patient", type=Path, metavar="FILE", help="a patient file to query with")
     query.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output (default table)")
     query.add_argument("--engine", choices=("oxigraph", "rdflib"), default="oxigraph", help="SPARQL engine")
@@ -294,6 +295,8 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "synth":
         return _synth(args.count, args.out, args.seed, args.force)
+    if args.command == "query" and (args.list or not args.query):
+        return _query_list(args.format, listed=args.list)
     if args.command == "query":
         return _query(args.query, args.patient, args.format, args.engine, args.store)
     if args.command == "load-cohort":
@@ -343,7 +346,10 @@ def _recommend(path: Path, output: str, engine: str, validator: str = "oxigraph"
     try:
         recs = recommend(path, engine, validator)
     except PatientDoesNotConform as rejected:
-        print(validation_json([rejected.report]) if output == "json" else validation_text([rejected.report]))
+        if output == "json":
+            print(validation_json([rejected.report]))
+        else:  # text on stdout; with --format turtle stdout holds Turtle or nothing, the report goes to stderr
+            print(validation_text([rejected.report]), file=sys.stdout if output == "text" else sys.stderr)
         return 1
     render = {"json": recommendations_json, "turtle": recommendations_turtle, "text": recommendations_text}[output]
     print(render(recs))
@@ -401,6 +407,16 @@ def _query(name: str, patient_path: Path | None, output: str, engine_name: str, 
         graph = read_patient_file(patient_path).graph if patient_path else None
         columns, rows = run_query(name, graph, engine_name)
     print(_table(columns, rows, output))
+    return 0
+
+
+def _query_list(output: str, listed: bool) -> int:
+    from .query import query_list
+
+    if not listed:
+        raise CmvrrError("give a query NAME or FILE.rq, or --list to see the packaged ones")
+    rows: list[dict[str, str | None]] = [dict(row) for row in query_list()]
+    print(_table(["name", "purpose", "inputs"], rows, output))
     return 0
 
 

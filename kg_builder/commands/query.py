@@ -7,7 +7,9 @@ from pathlib import Path
 
 from rdflib import Graph, URIRef
 from rdflib.namespace import RDF
+from rdflib.term import Node
 
+from ..decisions.decide import derived_inputs
 from ..decisions.engines import ENGINES, Row, ox_lexical, patient_ntriples, refuse_federation
 from ..errors import CmvrrError
 from ..paths import QUERIES_DIR, query_path
@@ -36,12 +38,24 @@ def run_query(name: str, patient: Graph | None = None, engine_name: str = "oxigr
     engine = ENGINES[engine_name](graphs)
     projection = _PROJECTION.search(text)
     selected = set(re.findall(r"\?(\w+)", projection.group(1))) if projection else set()
-    bindings = {}
+    bindings: dict[str, Node] = {}
     if patients:
-        if "patient" in selected:
-            bindings["patient"] = patients[0]
-        if "patientGraph" in selected:
-            bindings["patientGraph"] = patient_graph_iri(patients[0])
+        # The inputs recommend feeds from earlier answers (?refractory, ?failedToDecline,
+        # ?triggerDay), so that a packaged query gives here the answer recommend gives.
+        # Only what the query declares as input: refractory.rq also *outputs* ?failedToDecline.
+        declared = _declared_inputs(text)
+        available = {"patient": patients[0], "patientGraph": patient_graph_iri(patients[0]),
+                     **derived_inputs(engine, patients)[str(patients[0])]}  # fmt: skip
+        bindings = {name: value for name, value in available.items()
+                    if name in selected and (name in ("patient", "patientGraph") or name in declared)}  # fmt: skip
+    else:
+        derived = {"refractory", "failedToDecline", "triggerDay"} & _declared_inputs(text)
+        needs = sorted(selected & ({"patient", "patientGraph"} | derived))
+        if needs:
+            raise CmvrrError(
+                f"query {name!r} takes the patient's inputs ({', '.join('?' + n for n in needs)}): give --patient FILE "
+                "(the inputs recommend derives are bound as recommend binds them)"
+            )
     try:
         rows = engine.select(text, bindings)
     except (SyntaxError, ValueError, RuntimeError) as error:
@@ -57,6 +71,12 @@ def run_query(name: str, patient: Graph | None = None, engine_name: str = "oxigr
         else []
     )
     return columns, rows
+
+
+def _declared_inputs(text: str) -> set[str]:
+    """The variables a query's "# Input bindings:" header line names."""
+    line = next((line for line in text.splitlines() if line.startswith("# Input bindings:")), "")
+    return set(re.findall(r"\?(\w+)", line))
 
 
 def run_store_query(name: str, location: Path) -> tuple[list[str], list[Row]]:
@@ -79,7 +99,24 @@ def run_store_query(name: str, location: Path) -> tuple[list[str], list[Row]]:
 
 
 __all__ = [
+    "query_list",
     "read_query",
     "run_query",
     "run_store_query",
 ]
+
+
+def query_list() -> list[dict[str, str]]:
+    """The packaged queries with the purpose and the inputs their headers state."""
+    listed = []
+    for path in sorted(QUERIES_DIR.glob("*.rq")):
+        header = {}
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line.startswith("#"):
+                break
+            key, _, value = line[1:].strip().partition(":")
+            if key in ("Purpose", "Input bindings") and value:
+                header[key] = value.strip()
+        purpose, inputs = header.get("Purpose", ""), header.get("Input bindings", "")
+        listed.append({"name": path.stem, "purpose": purpose, "inputs": inputs})
+    return listed

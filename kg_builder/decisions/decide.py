@@ -182,6 +182,27 @@ def _run(
     return by_patient
 
 
+def _derived_inputs(judged: Sequence[RefractoryStatus], trigger: RefractoryStatus | None) -> dict[str, Node]:
+    """What later queries take from the timeline: ?refractory (table4-rows.rq), ?failedToDecline
+    and ?triggerDay (genotype-testing.rq)."""
+    return {
+        "refractory": Literal(any(c.status in ("refractory", "probable-refractory") for c in judged)),
+        "failedToDecline": Literal(trigger is not None),
+        "triggerDay": Literal(_day_number(trigger.failure_date if trigger else None)),
+    }
+
+
+def _only(inputs: Mapping[str, Mapping[str, Node]], *names: str) -> dict[str, dict[str, Node]]:
+    return {key: {name: values[name] for name in names} for key, values in inputs.items()}
+
+
+def derived_inputs(engine: Engine, patients: Sequence[URIRef]) -> dict[str, dict[str, Node]]:
+    """Per patient, the inputs recommend feeds from earlier answers into the packaged queries that
+    take them, so that `cmvrr query` (and a user) can bind them as recommend does."""
+    courses_of = {key: _courses(rows) for key, rows in _run(engine, "refractory", patients).items()}
+    return {key: _derived_inputs(judged, _trigger_course(judged)) for key, judged in courses_of.items()}
+
+
 def recommend_patient(engine: Engine, patient: URIRef, warnings: tuple[str, ...] = ()) -> Recommendation:
     """Run the decision queries for one patient in a prepared store."""
     [recommendation] = recommend_patients(engine, [patient], lambda _: warnings)
@@ -203,18 +224,11 @@ def recommend_patients(
     codons = {key: _codon_variants(rows) for key, rows in _run(engine, "codon-variants", patients).items()}
     courses_of = {key: _courses(rows) for key, rows in _run(engine, "refractory", patients).items()}
     refractory = {key: _refractory(courses) for key, courses in courses_of.items()}
-    testing_inputs: dict[str, dict[str, Node]] = {}
     triggers = {key: _trigger_course(judged) for key, judged in courses_of.items()}
-    for key, trigger in triggers.items():
-        day = _day_number(trigger.failure_date if trigger else None)
-        testing_inputs[key] = {"failedToDecline": Literal(trigger is not None), "triggerDay": Literal(day)}
-    testing = _run(engine, "genotype-testing", patients, testing_inputs)
+    derived = {key: _derived_inputs(courses_of[key], triggers[key]) for key in courses_of}
+    testing = _run(engine, "genotype-testing", patients, _only(derived, "failedToDecline", "triggerDay"))
     compartments = _run(engine, "compartments", patients)
-    refractory_now = {
-        key: {"refractory": Literal(any(c.status in ("refractory", "probable-refractory") for c in judged))}
-        for key, judged in courses_of.items()
-    }
-    table4 = _run(engine, "table4-rows", patients, refractory_now)
+    table4 = _run(engine, "table4-rows", patients, _only(derived, "refractory"))
     exclusions = _run(engine, "exclusions", patients)
     current = _run(engine, "current-courses", patients)
     states = _run(engine, "infection-state", patients)
@@ -749,6 +763,7 @@ def _advice(
 
 
 __all__ = [
+    "derived_inputs",
     "graded_statements",
     "local",
     "prepare",
