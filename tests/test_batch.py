@@ -121,3 +121,36 @@ def test_batch_equals_one_item_at_a_time_with_faults_warnings_and_repeats(tmp_pa
     assert batch == json.loads(json.dumps(single))
     assert summary["does-not-conform"] > 30 and summary["ok"] > 150
     assert any(line.get("warnings") for line in batch), "warnings must be carried too"
+
+
+def test_progress_on_a_terminal_shows_total_rate_and_time_left(tmp_path: Path) -> None:
+    """tqdm on stderr when it is a terminal (a pseudo-terminal here): done of total, the rate and
+    the time left; nothing of it when stderr is not a terminal."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    cohort = tmp_path / "c.jsonl"
+    cohort.write_text("".join(json.dumps(r) + "\n" for r in synthetic_patients(300, seed=9)))
+    primary, secondary = pty.openpty()
+    command = [sys.executable, "-m", "kg_builder", "recommend", "--batch", str(cohort), "--out"]
+    command.append(str(tmp_path / "o.jsonl"))
+    process = subprocess.Popen([*command, "--jobs", "1"], stderr=secondary, stdout=subprocess.PIPE)
+    os.close(secondary)
+    shown = b""
+    while True:
+        try:
+            piece = os.read(primary, 4096)
+        except OSError:  # the terminal closed: the command ended
+            break
+        if not piece:
+            break
+        shown += piece
+    assert process.wait(timeout=300) == 0
+    text = shown.decode(errors="replace")
+    assert "300/300" in text and "patients/s" in text and "with problems" in text, text[:600]
+    assert "<" in text, "tqdm's time left ([elapsed<remaining])"
+    quiet = subprocess.run([sys.executable, "-m", "kg_builder", "recommend", "--batch", str(cohort), "--out",
+                            str(tmp_path / "o2.jsonl")], capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert "patients/s" not in quiet.stderr and '"patients": 300' in quiet.stderr

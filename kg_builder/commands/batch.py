@@ -10,6 +10,7 @@ import gc
 import json
 import multiprocessing
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -19,10 +20,12 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, TextIO
 
+from tqdm import tqdm
+
 from ..checks.chunks import CHUNK_SIZE
 from ..checks.validate import fast_validator
 from ..decisions.decide import graded_statements, table4_option_lines
-from ..patients.readers import WorkItem, work_items
+from ..patients.readers import PATIENT_SUFFIXES, WorkItem, work_items
 from ..pipeline import Lines, evaluate_chunk
 from ..report import recommendation_dict
 from .output import atomic_output
@@ -50,23 +53,41 @@ def _process_for_pool(args: _Task) -> _Result:
 
 
 class Progress:
-    """A one-line progress bar on stderr, only when stderr is a terminal."""
+    """A progress bar on stderr (tqdm): patients done of the total, rate and time left, and how
+    many had problems; only when stderr is a terminal. The total counts JSON lines and files
+    before the work starts (a linear pass over the bytes); a JSON list or an N-Quads file counts
+    as one until it is read, so the bar may then grow."""
 
-    def __init__(self, stream: TextIO = sys.stderr) -> None:
-        self.stream, self.enabled, self.started = stream, stream.isatty(), time.perf_counter()
-        self.shown = 0.0
+    def __init__(self, inputs: Sequence[Path] = (), stream: TextIO = sys.stderr) -> None:
+        self.enabled = stream.isatty()
+        # A terminal of unknown size reports 0 x 0, and tqdm hides a bar below the screen's last row.
+        size = shutil.get_terminal_size(fallback=(100, 24))
+        self.bar = tqdm(total=estimate_total(inputs) if self.enabled else None, unit=" patients", file=stream,
+                        disable=not self.enabled, ncols=size.columns, nrows=size.lines, smoothing=0.1)  # fmt: skip
 
     def update(self, done: int, problems: int) -> None:
-        now = time.perf_counter()
-        if self.enabled and now - self.shown >= 0.1:
-            self.shown = now
-            rate = done / max(now - self.started, 1e-9)
-            self.stream.write(f"\r{done:,} patients, {problems:,} with problems, {rate:,.0f}/s ")
-            self.stream.flush()
+        if self.enabled:
+            if self.bar.total is not None and done > self.bar.total:
+                self.bar.total = done
+            self.bar.update(done - self.bar.n)
+            self.bar.set_postfix_str(f"{problems:,} with problems", refresh=False)
 
     def close(self) -> None:
-        if self.enabled:
-            self.stream.write("\n")
+        self.bar.close()
+
+
+def estimate_total(inputs: Sequence[Path]) -> int:
+    """How many patients the inputs hold, as far as counting lines and files tells."""
+    total = 0
+    for path in inputs:
+        files = sorted(path.rglob("*")) if path.is_dir() else [path]
+        for file in files:
+            if file.suffix.lower() == ".jsonl" and file.is_file():
+                with file.open("rb") as handle:
+                    total += sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+            elif file.is_file() and file.suffix.lower() in (*PATIENT_SUFFIXES, ".nq"):
+                total += not file.name.endswith(".expected.json")
+    return total
 
 
 def run_batch(
@@ -77,7 +98,7 @@ def run_batch(
     target = out / "recommendations.jsonl" if out.suffix.lower() != ".jsonl" else out
     jobs = jobs or min(2, os.cpu_count() or 1)
     counts: Counter[str] = Counter()
-    progress, started = Progress(), time.perf_counter()
+    progress, started = Progress(inputs), time.perf_counter()
     with atomic_output(target, inputs, force) as staging:
         try:
             chunks = ((chunk, engine) for chunk in chunked(work_items(inputs), CHUNK_SIZE))

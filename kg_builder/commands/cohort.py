@@ -67,7 +67,7 @@ def load_cohort(inputs: Sequence[Path], location: Path, jobs: int = 0) -> dict[s
         raise CmvrrError(f"{location}: the store folder must be new or empty")
     jobs = jobs or min(2, os.cpu_count() or 1)
     counts: Counter[str] = Counter()
-    progress, started = Progress(), time.perf_counter()
+    progress, started = Progress(inputs), time.perf_counter()
     location.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{location.name}.loading-", dir=location.parent))
     try:
