@@ -103,7 +103,7 @@ def run_batch(
         try:
             chunks = ((chunk, engine) for chunk in chunked(work_items(inputs), CHUNK_SIZE))
             if jobs == 1:
-                _warm()
+                warm_caches()
                 _write_all(map(_process_for_pool, chunks), staging, counts, progress)
             else:
                 window = _Window(4 * jobs)
@@ -161,7 +161,7 @@ def _write_all(
         progress.update(sum(counts.values()), counts["error"] + counts["does-not-conform"])
 
 
-def _warm() -> None:
+def warm_caches() -> None:
     """Build the caches once, before the first patient."""
     fast_validator()
     graded_statements("oxigraph")
@@ -175,9 +175,9 @@ def warm_worker() -> None:
     worker ignores it (no traceback per worker); SIGTERM, the pool's own stop, ends it at once."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _warm()
+    warm_caches()
     gc.collect()
     gc.freeze()
 
 
-__all__ = ["Progress", "chunked", "process_chunk", "run_batch", "warm_worker"]
+__all__ = ["Progress", "chunked", "estimate_total", "process_chunk", "run_batch", "warm_caches", "warm_worker"]

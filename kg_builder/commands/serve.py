@@ -28,7 +28,7 @@ from ..knowledge.graph import knowledge
 from ..knowledge.stores import load_knowledge
 from ..patients.readers import work_items
 from ..terms import KNOWLEDGE_GRAPH
-from .batch import _warm, chunked
+from .batch import chunked, warm_caches
 from .cohort import cohort_chunk
 from .serve_app import create_app
 
@@ -46,7 +46,7 @@ def build_store(patients: Sequence[Path] = ()) -> tuple[pyoxigraph.Store, Counte
     counts: Counter[str] = Counter()
     refused: list[str] = []
     if patients:
-        _warm()
+        warm_caches()
         for chunk in chunked(work_items(patients), CHUNK_SIZE):
             chunk_counts, quads, problems = cohort_chunk((chunk, "oxigraph"))
             counts.update(chunk_counts)
