@@ -368,3 +368,66 @@ def test_the_python_api_takes_a_record_a_list_a_graph_or_a_path(tmp_path: Path) 
     with pytest.raises(Exception, match="<record>") as refused:
         recommend({**GOOD, "age_years": float("nan")})
     assert "not valid JSON" in str(refused.value)
+
+
+# Bounded work: cost grows with size, not faster (ratios of the same run, never a time limit) ---
+
+
+def _best_of_five(work: Any, runs: int = 5) -> float:
+    """The least of five runs: the run least disturbed by the other tests on the machine."""
+    import time
+
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        work()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def test_a_json_list_of_n_records_costs_time_linear_in_n(tmp_path: Path) -> None:
+    """A JSON file holding N records is N items of a batch (it was one item, quadratic: 100
+    records in one file took 99 s against 0.5 s as JSON lines). Four times the records may cost
+    about four times as much, never sixteen."""
+
+    def batch(count: int) -> float:
+        path = tmp_path / f"list-{count}.json"
+        path.write_text(json.dumps([{**GOOD, "id": f"L{n}"} for n in range(count)]))
+        out = tmp_path / f"out-{count}.jsonl"
+        return _best_of_five(lambda: run_batch([path], out, jobs=1, force=True), runs=3)
+
+    batch(5)  # caches warm
+    small, large = batch(25), batch(100)
+    assert large / small < 10, f"x4 records took x{large / small:.1f} (quadratic: x16)"
+
+
+def test_the_schema_check_of_a_huge_list_is_linear(tmp_path: Path) -> None:
+    from kg_builder.patients.record import schema_errors
+
+    def checking(count: int) -> float:
+        record = {**GOOD, "disease_sites": [{"n": n} for n in range(count)]}
+        return _best_of_five(lambda: schema_errors(record))
+
+    checking(100)  # the validators compiled
+    small, large = checking(4000), checking(16000)
+    assert large / small < 10, f"x4 objects took x{large / small:.1f} (quadratic: x16)"
+
+
+def test_an_interrupted_build_writes_nothing(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "release"
+    process = subprocess.Popen([sys.executable, "-m", "kg_builder", "build", "--out", str(out)],
+                               stderr=subprocess.PIPE, text=True)  # fmt: skip
+    time.sleep(1.5)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    if process.returncode == 0:  # it finished first: then it wrote all of it
+        assert {p.name for p in out.iterdir()} >= {"cmv-rr.ttl", "cmv-rr.nt", "cmv-rr.owl", "cmv-rr.jsonld"}
+    else:
+        assert process.returncode == 130 and "Traceback" not in err, err
+        assert not out.exists() or not [p for p in out.iterdir() if not p.name.startswith("cmv-rr")], "no staging"
+        assert not out.exists() or not list(out.iterdir()), "nothing half-written"
