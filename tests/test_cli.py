@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
 import shutil
@@ -11,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kg_builder.commands.cli import main
+from kg_builder.commands.cli import EXAMPLES, main
 from kg_builder.commands.query import query_list
 from kg_builder.knowledge import specs as specs_module
 
@@ -128,3 +130,45 @@ def test_cmvrr_query_gives_the_answer_recommend_gives(case: Path) -> None:
 
 def canonical_rows(rows: list[dict[str, str | None]]) -> list[tuple[tuple[str, str], ...]]:
     return sorted(tuple(sorted((key, str(value)) for key, value in row.items())) for row in rows)
+
+
+@pytest.mark.parametrize("command", sorted(EXAMPLES))
+def test_each_command_help_has_its_own_examples(command: str) -> None:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+        main([command, "--help"])
+    shown = out.getvalue()
+    assert "exit codes:" in shown
+    assert all(example in shown for example in EXAMPLES[command])
+    others = [e for name, lines in EXAMPLES.items() if name != command for e in lines if f"cmvrr {command} " not in e]
+    assert not any(example in shown for example in others), "only its own examples"
+
+
+def test_bare_help_lists_one_example_per_command() -> None:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), pytest.raises(SystemExit):
+        main(["--help"])
+    assert all(lines[0] in out.getvalue() for lines in EXAMPLES.values())
+
+
+READ_ONLY = ("cmvrr validate", "cmvrr recommend ontology", "cmvrr query")
+RUNNABLE = [line.split("#")[0].strip() for lines in EXAMPLES.values() for line in lines
+            if line.startswith(READ_ONLY) and "--store" not in line]  # fmt: skip
+
+
+@pytest.mark.parametrize("example", RUNNABLE)
+def test_the_help_examples_that_read_only_run_as_written(example: str) -> None:
+    import glob
+    import os
+    import shlex
+
+    root = Path(__file__).resolve().parents[1]
+    words = [match for word in shlex.split(example)[1:] for match in (sorted(glob.glob(word, root_dir=root)) or [word])]
+    previous = os.getcwd()
+    os.chdir(root)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            code = main(words)
+    finally:
+        os.chdir(previous)
+    assert code == (1 if "invalid" in example else 0), example

@@ -19,22 +19,46 @@ _CMVRR = "https://w3id.org/cmv-rr/"
 
 _EXIT_TABLE = "exit codes:\n" + "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items())
 
-_EPILOG = _EXIT_TABLE + """
+# Each command's --help ends with its own examples (all run as written from the repository's
+# root; tests/test_cli.py runs the ones that write nothing outside a temporary folder).
+EXAMPLES = {
+    "build": ["cmvrr build --out release/          # the ontology + knowledge graph in four syntaxes"],
+    "validate": [
+        "cmvrr validate ontology/examples/valid/*.json ontology/examples/valid/*.ttl",
+        "cmvrr validate ontology/examples/invalid/unknown-drug.json --format json",
+        "cmvrr validate ontology/examples/valid/ul97-low-level.json --validator pyshacl   # the reference engine",
+    ],
+    "recommend": [
+        "cmvrr recommend ontology/examples/valid/ul97-low-level.json",
+        "cmvrr recommend ontology/examples/valid/wild-type-refractory.ttl --format json --engine rdflib",
+        "cmvrr recommend ontology/examples/cases/r1-gcv.json --format turtle   # with PROV links",
+        "cmvrr recommend --batch cohort.jsonl --out results.jsonl --force",
+    ],
+    "synth": ["cmvrr synth 1000 --out cohort.jsonl --seed 7"],
+    "import-herpesdrg": ["cmvrr import-herpesdrg ../shared/reference/herpesdrg-db.tsv   # rebuild ontology/sources/"],
+    "bench": ["cmvrr bench --sizes 250,1000", "cmvrr bench --format json"],
+    "serve": [
+        "cmvrr serve --patients ontology/examples/cases/row2-low-level-ul97.json   # http://127.0.0.1:8765/",
+        "cmvrr serve --port 9000 --timeout 10",
+    ],
+    "push": [
+        "cmvrr push --endpoint http://127.0.0.1:7878/store --graph https://w3id.org/cmv-rr/graph/knowledge",
+        "cmvrr push --endpoint http://localhost:3030/ds/data   # Fuseki, the default graph",
+    ],
+    "query": [
+        "cmvrr query --list",
+        "cmvrr query table5-mutations --format csv",
+        "cmvrr query susceptibility --patient ontology/examples/valid/mixed-ul97-ul54.json",
+        "cmvrr query table4-rows --patient ontology/examples/valid/wild-type-refractory.ttl   # as recommend binds it",
+        "cmvrr query cohort-table4-rows --store cohort-db/",
+    ],
+    "load-cohort": ["cmvrr load-cohort cohort.jsonl --store cohort-db/"],
+}
 
-examples:
-  cmvrr build --out release/          # the ontology + knowledge graph in four syntaxes
-  cmvrr validate ontology/examples/valid/*.json ontology/examples/valid/*.ttl
-  cmvrr validate patient.json --format json --reference merlin.fasta
-  cmvrr recommend ontology/examples/valid/ul97-low-level.json
-  cmvrr recommend patient.ttl --format json --engine rdflib
-  cmvrr synth 1000 --out cohort.jsonl --seed 7
-  cmvrr recommend --batch cohort.jsonl --out results.jsonl
-  cmvrr load-cohort cohort.jsonl --store cohort-db/
-  cmvrr query cohort-table4-rows --store cohort-db/
-  cmvrr serve --patients ontology/examples/cases/row2-low-level-ul97.json   # http://127.0.0.1:8765/
-  cmvrr query susceptibility --patient ontology/examples/valid/mixed-ul97-ul54.json
-  cmvrr query table5-mutations --format csv
-"""
+
+def _epilog(command: str | None = None) -> str:
+    chosen = EXAMPLES[command] if command else [lines[0] for lines in EXAMPLES.values()]
+    return _EXIT_TABLE + "\n\nexamples:\n" + "\n".join(f"  {line}" for line in chosen) + "\n"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="cmvrr",
         description="The ASTCT 2021 guideline on resistant/refractory CMV after HCT, made computable. "
         "A research and informatics tool, not a medical device: its output does not replace clinical judgement.",
-        epilog=_EPILOG,
+        epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"cmvrr {__version__}")
@@ -58,6 +82,8 @@ def _parser() -> argparse.ArgumentParser:
             "licence) for its own named graph. A table row that breaks a rule stops the build with "
             "file, line and problem, and nothing is written."
         ),
+        epilog=_epilog("build"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     build.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write the release into")
     build.add_argument("--format", choices=("text", "json"), default="text", help="report format (default text)")
@@ -73,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
             "1000 IU/mL, viral loads from different assays). Exit 0 when every patient conforms "
             "(warnings allowed), 1 when any does not, 2 when a file cannot be parsed."
         ),
-        epilog=_EPILOG,
+        epilog=_epilog("validate"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     validate.add_argument("files", nargs="+", type=Path, metavar="FILE", help="patient files, any mix of RDF and JSON")
@@ -100,7 +126,7 @@ def _parser() -> argparse.ArgumentParser:
             "what must not be offered and why, and the general advice that applies. Every line carries "
             "its reason. A patient that does not conform gets the validation report and exit code 1."
         ),
-        epilog=_EPILOG,
+        epilog=_epilog("recommend"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     recommend.add_argument(
@@ -127,7 +153,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Write COUNT synthetic patient records to FILE.jsonl: genotypes drawn from the knowledge "
         "graph's Table 5, viral-load courses falling to rising more than 1 log10, disease sites. The same "
         "--seed gives the same patients. Not real data.",
-        epilog=_EPILOG,
+        epilog=_epilog("synth"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     synth.add_argument("count", type=int, metavar="COUNT", help="how many patients")
@@ -142,8 +168,8 @@ def _parser() -> argparse.ArgumentParser:
         "UL97, and write ontology/sources/herpesdrg.tsv (one row per measurement: mutation, drug, fold change, "
         "strain, method, DOI), herpesdrg.json (source, sha256, version, citation, repairs), the mapping "
         "herpesdrg.sssom.tsv (SSSOM: the package's mutation IRIs and HerpesDRG's entries) and the licence; "
-        "all or none. Then run cmvrr build to refresh the release.\n\n"
-        "example:\n  cmvrr import-herpesdrg ../shared/reference/herpesdrg-db.tsv",
+        "all or none. Then run cmvrr build to refresh the release.",
+        epilog=_epilog("import-herpesdrg"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     herpesdrg.add_argument("source", type=Path, metavar="FILE.tsv", help="the HerpesDRG database file")
@@ -156,7 +182,7 @@ def _parser() -> argparse.ArgumentParser:
         "patients (default 1,000 and 10,000, two cores), a cold cmvrr recommend, the knowledge-graph build "
         "and peak memory, each beside the baseline (pyshacl + rdflib in memory, same shapes, queries and "
         "patients). Prints ratios; the batches take a few minutes.",
-        epilog=_EPILOG,
+        epilog=_epilog("bench"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     bench.add_argument("--sizes", default="1000,10000", metavar="N,N", help="batch sizes (default 1000,10000)")
@@ -169,7 +195,7 @@ def _parser() -> argparse.ArgumentParser:
         "findings <PATIENT-IRI/findings> (as load-cohort stores them) into memory, and serve them read-only over "
         "the SPARQL 1.1 protocol: updates and federated queries (SERVICE) are refused, a query is stopped after "
         "--timeout seconds, and the query page at / runs the packaged queries. Needs pip install 'cmv-rr[serve]'.",
-        epilog=_EPILOG,
+        epilog=_epilog("serve"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback)")
@@ -182,7 +208,7 @@ def _parser() -> argparse.ArgumentParser:
         help="upload the release to a SPARQL 1.1 Graph Store Protocol endpoint",
         description="PUT the release (Turtle) into --graph IRI, or the default graph, of --endpoint "
         "(e.g. http://127.0.0.1:7878/store for Oxigraph, http://localhost:3030/ds/data for Fuseki).",
-        epilog=_EPILOG,
+        epilog=_epilog("push"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     push.add_argument("--endpoint", required=True, metavar="URL", help="the Graph Store Protocol URL")
@@ -196,7 +222,7 @@ def _parser() -> argparse.ArgumentParser:
             "<https://w3id.org/cmv-rr/graph/knowledge>; with --patient, the patient's graph is named "
             "<PATIENT-IRI/graph> and ?patient and ?patientGraph are bound when the query selects them."
         ),
-        epilog=_EPILOG,
+        epilog=_epilog("query"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     query.add_argument("query", nargs="?", metavar="NAME|FILE.rq", help="packaged query name or a .rq file")
@@ -212,7 +238,7 @@ def _parser() -> argparse.ArgumentParser:
         "an Oxigraph store at --store DIR, the knowledge graph, each patient's graph and its derived "
         "findings; then `cmvrr query cohort-table4-rows --store DIR` and the other cohort-*.rq queries answer "
         "from those findings.",
-        epilog=_EPILOG,
+        epilog=_epilog("load-cohort"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     load_cohort.add_argument("inputs", nargs="+", type=Path, metavar="INPUT", help="files, folders, .jsonl or .nq")
@@ -305,7 +331,7 @@ def _run(args: argparse.Namespace) -> int:
         from .cohort import load_cohort
 
         summary = load_cohort(args.inputs, args.store, args.jobs)
-        print(json.dumps(summary, indent=2))
+        print(json.dumps(summary, indent=2), file=sys.stderr)  # a summary, as the batch's: stderr
         return 0 if summary["patients"] == summary.get("ok", 0) else 1
     return 2
 
