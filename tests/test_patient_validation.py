@@ -14,7 +14,7 @@ from regenerate_expected_reports import expected_report
 from kg_builder.checks.validate import validate_files
 from kg_builder.commands.cli import main
 from kg_builder.paths import EXAMPLES_DIR
-from kg_builder.patients.readers import read_patient_file
+from kg_builder.patients.readers import read_patient_file, read_patient_text
 
 FIXTURES = sorted(p for folder in ("invalid", "warnings") for p in (EXAMPLES_DIR / folder).iterdir()
                   if not p.name.endswith(".expected.json"))  # fmt: skip
@@ -47,7 +47,7 @@ def test_valid_fixture_conforms_without_findings(path: Path) -> None:
     ("mutation-outside-protein.json", "position 892 lies outside UL97, whose protein has 707 residues"),
     ("wrong-reference-residue.json", "UL97 has C at position 592, not A"),
     ("unknown-gene.json", "must be a CMV gene the knowledge graph knows"),
-    ("unknown-drug-in-intolerance.json", "Each intolerance names one therapy the knowledge graph knows"),
+    ("unknown-drug-in-intolerance.json", "'foscarnett' is not a therapy the knowledge graph knows; did you mean"),
     ("negative-viral-load.json", "zero or more (not negative"),
     ("viral-load-without-date.json", "'date' is required"),
     ("viral-load-without-date-turtle.ttl", "needs the one date its specimen was taken"),
@@ -126,3 +126,26 @@ def test_readme_first_command_runs() -> None:
     assert first is not None
     arguments = first.group(1).split("&& cmvrr ", 1)[1].split()
     assert main(arguments) == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "suggestion"),
+    [("drug", "gancyclovir", "ganciclovir"), ("drug", "valganciclovir (Valcyte)", "valganciclovir"),
+     ("drug", "Foscavir", ""), ("specimen", "plasm", "plasma")],
+)  # fmt: skip
+def test_a_bad_vocabulary_word_is_reported_one_way_path_value_allowed_and_a_suggestion(
+    field: str, value: str, suggestion: str
+) -> None:
+    """Whatever rule catches it (the schema's enum or the knowledge graph's therapies), a bad word
+    is named by its JSON path and value, with the allowed words and a did-you-mean when one is close."""
+    from kg_builder.pipeline import evaluate
+
+    record = json.loads((EXAMPLES_DIR / "cases" / "r1-gcv.json").read_text())
+    where = record["antivirals"][1] if field == "drug" else record["viral_loads"][0]
+    where[field] = value
+    report, _ = evaluate(read_patient_text(json.dumps(record), Path("bad-word.json")))
+    [finding] = [f for p in report.patients for f in p.findings if f.severity == "Violation"]
+    expected_path = "/antivirals/1/drug" if field == "drug" else "/viral_loads/0/specimen"
+    assert finding.path == expected_path and repr(value) in finding.message
+    assert ("ganciclovir" if field == "drug" else "whole-blood") in finding.message, "the allowed words"
+    assert (f"did you mean {suggestion!r}?" in finding.message) == bool(suggestion), finding.message

@@ -6,8 +6,10 @@ clinical consistency are left to the SHACL shapes, so Turtle and JSON input meet
 
 from __future__ import annotations
 
+import csv
+import difflib
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -18,6 +20,7 @@ import jsonschema
 from rdflib import Graph, URIRef
 from rdflib.namespace import RDF, RDFS
 
+from ..paths import TABLES_DIR
 from ..terms import CMVRR, boolean, date, decimal, integer, patient_iri, patient_name, string
 from .mutations import MUTATION_CLASS, MutationName, MutationSyntaxError, parse_mutation
 
@@ -87,6 +90,29 @@ def records_graph(data: Any) -> tuple[Graph, list[InputProblem]]:
     return graph, problems
 
 
+@cache
+def therapies() -> tuple[str, ...]:
+    """The therapy names a record may use: the knowledge graph's (ontology/tables/therapies.tsv)."""
+    with (TABLES_DIR / "therapies.tsv").open(encoding="utf-8") as table:
+        return tuple(sorted(row["therapy"] for row in csv.DictReader(table, delimiter="\t")))
+
+
+def did_you_mean(value: str, allowed: Sequence[str]) -> str:
+    """ "; did you mean 'ganciclovir'?" when one allowed value is close, else ""."""
+    close = difflib.get_close_matches(value.strip().lower(), allowed, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _unknown_therapy(value: str, path: str, patient_id: str) -> InputProblem | None:
+    if value.strip().lower() in therapies():
+        return None
+    return InputProblem(
+        str(patient_id), path,
+        f"{value!r} is not a therapy the knowledge graph knows{did_you_mean(value, therapies())} "
+        f"(one of: {', '.join(therapies())})",
+    )  # fmt: skip
+
+
 def _pointer(parts: Any) -> str:
     return "/" + "/".join(str(part) for part in parts)
 
@@ -97,7 +123,10 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
     if error.validator == "additionalProperties":
         return f"{error.message} (see the record's keys in the README)"
     if error.validator == "enum":
-        return f"{error.instance!r} is not one of {error.validator_value}"
+        schema = error.schema if isinstance(error.schema, Mapping) else {}
+        allowed = [str(value) for value in schema.get("enum", [])]
+        hint = did_you_mean(error.instance, allowed) if isinstance(error.instance, str) else ""
+        return f"{error.instance!r} is not one of {', '.join(allowed)}{hint}"
     schema = error.schema if isinstance(error.schema, Mapping) else {}
     if error.validator == "pattern" and "date" in str(schema.get("description", "")).lower():
         return f"{error.instance!r} is not an ISO 8601 date (YYYY-MM-DD)"
@@ -125,6 +154,10 @@ def add_record(graph: Graph, record: Mapping[str, Any]) -> Iterator[InputProblem
     for site in record.get("disease_sites", []):
         add((patient, CMVRR.hasDiseaseSite, CMVRR[site]))
     for number, course in enumerate(record.get("antivirals", []), start=1):
+        unknown = _unknown_therapy(course["drug"], f"/antivirals/{number - 1}/drug", patient_id)
+        if unknown:  # reported once, here, with the allowed names; the course says nothing else
+            yield unknown
+            continue
         node = URIRef(f"{patient}/antiviral/{number}")
         add((patient, CMVRR.hasExposure, node))
         add((node, RDF.type, CMVRR.AntiviralExposure))
@@ -142,6 +175,10 @@ def add_record(graph: Graph, record: Mapping[str, Any]) -> Iterator[InputProblem
         if "intent" in course:
             add((node, CMVRR.hasIntent, CMVRR[f"intent-{course['intent']}"]))
     for number, entry in enumerate(record.get("intolerance", []), start=1):
+        unknown = _unknown_therapy(entry["drug"], f"/intolerance/{number - 1}/drug", patient_id)
+        if unknown:
+            yield unknown
+            continue
         # Table 4 rows 1-2, "If unacceptable drug toxicity": the drug, why, and a note.
         node = URIRef(f"{patient}/intolerance/{number}")
         add((patient, CMVRR.hasIntolerance, node))
