@@ -172,3 +172,11 @@ def test_the_help_examples_that_read_only_run_as_written(example: str) -> None:
     finally:
         os.chdir(previous)
     assert code == (1 if "invalid" in example else 0), example
+
+
+def test_the_readme_vocabulary_is_the_one_records_are_checked_against() -> None:
+    from kg_builder.commands.cli import vocab_text
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    listed = readme.split("<!-- vocab -->\n", 1)[1].split("\n<!-- /vocab -->", 1)[0]
+    assert listed == vocab_text()

@@ -53,6 +53,7 @@ EXAMPLES = {
         "cmvrr query cohort-table4-rows --store cohort-db/",
     ],
     "load-cohort": ["cmvrr load-cohort cohort.jsonl --store cohort-db/"],
+    "vocab": ["cmvrr vocab", "cmvrr vocab --format json"],
 }
 
 
@@ -231,6 +232,16 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output (default table)")
     query.add_argument("--engine", choices=("oxigraph", "rdflib"), default="oxigraph", help="SPARQL engine")
     query.add_argument("--store", type=Path, metavar="DIR", help="query a cohort store made by cmvrr load-cohort")
+    vocab = commands.add_parser(
+        "vocab",
+        help="the words a JSON record may use where a fixed list applies (drugs, specimens, sites, ...)",
+        description="Every field of the JSON record whose value comes from a fixed list, and the list: the "
+        "therapies and genes of the knowledge graph, the specimens, disease sites (Table 2), donors, intents "
+        "and intolerance reasons of the record's schema. The README's list is this output.",
+        epilog=_epilog("vocab"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    vocab.add_argument("--format", choices=("text", "json"), default="text", help="output (default text)")
     load_cohort = commands.add_parser(
         "load-cohort",
         help="validate and recommend for a cohort, into an on-disk store for the cohort queries",
@@ -321,6 +332,8 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "synth":
         return _synth(args.count, args.out, args.seed, args.force)
+    if args.command == "vocab":
+        return _vocab(args.format)
     if args.command == "query" and (args.list or not args.query):
         return _query_list(args.format, listed=args.list)
     if args.command == "query":
@@ -433,6 +446,23 @@ def _query(name: str, patient_path: Path | None, output: str, engine_name: str, 
         graph = read_patient_file(patient_path).graph if patient_path else None
         columns, rows = run_query(name, graph, engine_name)
     print(_table(columns, rows, output))
+    return 0
+
+
+def vocab_text() -> str:
+    """The README's vocabulary list, as `cmvrr vocab` prints it."""
+    from ..patients.record import vocabulary
+
+    lines = [f"- `{field}`: {', '.join(f'`{word}`' for word in words)}" for field, words in vocabulary().items()]
+    return "\n".join(lines)
+
+
+def _vocab(output: str) -> int:
+    import json
+
+    from ..patients.record import vocabulary
+
+    print(json.dumps(vocabulary(), indent=2) if output == "json" else vocab_text())
     return 0
 
 

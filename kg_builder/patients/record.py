@@ -90,11 +90,31 @@ def records_graph(data: Any) -> tuple[Graph, list[InputProblem]]:
     return graph, problems
 
 
+def vocabulary() -> dict[str, tuple[str, ...]]:
+    """Every word a record may use where a fixed list applies, by field: from the shipped schema
+    and the knowledge graph's tables (cmvrr vocab; the README's list is tested against it)."""
+    schema: Any = json.loads(SCHEMA_PATH.read_text())
+    course = schema["properties"]["antivirals"]["items"]["properties"]
+    return {
+        "antivirals[].drug, intolerance[].drug": therapies(),
+        "antivirals[].intent": tuple(course["intent"]["enum"]),
+        "intolerance[].reason": _schema_enum("properties", "intolerance", "items", "properties", "reason"),
+        "viral_loads[].specimen, genotype_tests[].specimen": tuple(schema["$defs"]["specimen"]["enum"]),
+        "disease_sites[]": DISEASE_SITES,
+        "transplant.donor": DONORS,
+        "genotype_tests[].genes_tested[]": _table_column("genes.tsv", "gene"),
+    }
+
+
 @cache
+def _table_column(name: str, column: str) -> tuple[str, ...]:
+    with (TABLES_DIR / name).open(encoding="utf-8") as table:
+        return tuple(sorted(row[column] for row in csv.DictReader(table, delimiter="\t")))
+
+
 def therapies() -> tuple[str, ...]:
     """The therapy names a record may use: the knowledge graph's (ontology/tables/therapies.tsv)."""
-    with (TABLES_DIR / "therapies.tsv").open(encoding="utf-8") as table:
-        return tuple(sorted(row["therapy"] for row in csv.DictReader(table, delimiter="\t")))
+    return _table_column("therapies.tsv", "therapy")
 
 
 def did_you_mean(value: str, allowed: Sequence[str]) -> str:
