@@ -180,3 +180,12 @@ def test_the_readme_vocabulary_is_the_one_records_are_checked_against() -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     listed = readme.split("<!-- vocab -->\n", 1)[1].split("\n<!-- /vocab -->", 1)[0]
     assert listed == vocab_text()
+
+
+def test_validate_over_a_glob_of_the_examples_reads_patients_only(capsys: pytest.CaptureFixture[str]) -> None:
+    """`cmvrr validate ontology/examples/invalid/*` once validated the expected reports as patients."""
+    folder = Path(__file__).resolve().parents[1] / "ontology" / "examples" / "invalid"
+    files = sorted(str(path) for path in folder.iterdir())
+    assert main(["validate", *files]) == 1
+    shown = capsys.readouterr().out
+    assert "describes no cmvrr:Patient" not in shown and f"{len(files)} patient(s) checked" in shown

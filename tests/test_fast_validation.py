@@ -24,7 +24,7 @@ from kg_builder.terms import CMVRR
 PATIENTS = int(os.environ.get("CMVRR_EQUIVALENCE_PATIENTS", "1000"))
 BATCH = 100
 FIXTURES = sorted(
-    p for p in EXAMPLES_DIR.rglob("*") if p.suffix in (".json", ".ttl") and not p.name.endswith(".expected.json")
+    p for p in EXAMPLES_DIR.rglob("*") if p.suffix in (".json", ".ttl")
 )
 
 

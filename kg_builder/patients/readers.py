@@ -250,11 +250,7 @@ def work_items(inputs: Sequence[Path]) -> Iterator[WorkItem]:
     for path in inputs:
         if path.is_dir():
             for child in sorted(path.rglob("*")):
-                if (
-                    child.is_file()
-                    and child.suffix.lower() in PATIENT_SUFFIXES
-                    and not child.name.endswith(".expected.json")
-                ):
+                if child.is_file() and child.suffix.lower() in PATIENT_SUFFIXES:
                     yield from _file_items(child)
         elif path.is_file():
             yield from _file_items(path)
