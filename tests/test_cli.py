@@ -189,3 +189,20 @@ def test_validate_over_a_glob_of_the_examples_reads_patients_only(capsys: pytest
     assert main(["validate", *files]) == 1
     shown = capsys.readouterr().out
     assert "describes no cmvrr:Patient" not in shown and f"{len(files)} patient(s) checked" in shown
+
+
+def test_every_option_with_a_default_states_it() -> None:
+    import argparse
+
+    from kg_builder.commands.cli import _parser
+
+    parser = _parser()
+    [commands] = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    silent = [
+        f"{name} {'/'.join(action.option_strings)}"
+        for name, sub in commands.choices.items()
+        for action in sub._actions
+        if action.option_strings and action.default not in (None, False, argparse.SUPPRESS, [], 0)
+        and "default" not in (action.help or "")
+    ]
+    assert silent == []

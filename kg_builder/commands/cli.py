@@ -109,7 +109,7 @@ def _parser() -> argparse.ArgumentParser:
         "--validator",
         choices=("oxigraph", "pyshacl"),
         default="oxigraph",
-        help="oxigraph: the shapes compiled to SPARQL (fast, default); pyshacl: the reference SHACL engine",
+        help="oxigraph: the shapes compiled to SPARQL (fast; default oxigraph); pyshacl: the reference SHACL engine",
     )
     validate.add_argument(
         "--reference",
@@ -144,9 +144,11 @@ def _parser() -> argparse.ArgumentParser:
         "--jobs", type=int, default=0, metavar="N", help="with --batch: worker processes (default: 2)"
     )
     recommend.add_argument("--format", choices=("text", "json", "turtle"), default="text", help="output (default text)")
-    recommend.add_argument("--engine", choices=("oxigraph", "rdflib"), default="oxigraph", help="SPARQL engine")
+    recommend.add_argument("--engine", choices=("oxigraph", "rdflib"), default="oxigraph",
+                           help="SPARQL engine (default oxigraph; rdflib gives the same answers, slower)")  # fmt: skip
     recommend.add_argument(
-        "--validator", choices=("oxigraph", "pyshacl"), default="oxigraph", help="SHACL engine (pyshacl: the reference)"
+        "--validator", choices=("oxigraph", "pyshacl"), default="oxigraph",
+        help="SHACL engine (default oxigraph; pyshacl: the reference)",
     )
     synth = commands.add_parser(
         "synth",
@@ -230,7 +232,8 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("--list", action="store_true", help="list the packaged queries, their purpose and inputs")
     query.add_argument("--patient", type=Path, metavar="FILE", help="a patient file to query with")
     query.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output (default table)")
-    query.add_argument("--engine", choices=("oxigraph", "rdflib"), default="oxigraph", help="SPARQL engine")
+    query.add_argument("--engine", choices=("oxigraph", "rdflib"), default="oxigraph",
+                       help="SPARQL engine (default oxigraph)")  # fmt: skip
     query.add_argument("--store", type=Path, metavar="DIR", help="query a cohort store made by cmvrr load-cohort")
     vocab = commands.add_parser(
         "vocab",
