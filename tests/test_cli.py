@@ -206,3 +206,22 @@ def test_every_option_with_a_default_states_it() -> None:
         and "default" not in (action.help or "")
     ]
     assert silent == []
+
+
+def test_a_query_leaves_no_patient_behind_in_the_shared_store() -> None:
+    """cmvrr query (or run_query from the API) once left the patient's graph in the process's
+    shared store: the next recommendation for the same patient IRI got both graphs merged."""
+    from kg_builder import recommend
+    from kg_builder.api import load_patient
+    from kg_builder.commands.query import run_query
+
+    turtle = Path(__file__).resolve().parents[1] / "ontology" / "examples" / "valid" / "wild-type-refractory.ttl"
+    before = recommend(turtle)
+    run_query("table4-rows", load_patient(turtle))
+    with pytest.raises(Exception, match="no query"):
+        run_query("no-such-query", load_patient(turtle))
+    assert recommend(turtle) == before
+    record = json.loads((turtle.parent.parent / "cases" / "wild-type-refractory.json").read_text())
+    record["id"] = "P-WT"  # the same patient IRI as the Turtle file, other data
+    run_query("refractory", load_patient(record))
+    assert recommend(turtle) == before

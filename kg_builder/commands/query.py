@@ -36,33 +36,38 @@ def run_query(name: str, patient: Graph | None = None, engine_name: str = "oxigr
         raise CmvrrError(f"the patient file must describe exactly one cmvrr:Patient (it describes {len(patients)})")
     graphs = {patient_graph_iri(p): patient_ntriples(patient) for p in patients} if patient is not None else {}
     engine = ENGINES[engine_name](graphs)
-    projection = _PROJECTION.search(text)
-    selected = set(re.findall(r"\?(\w+)", projection.group(1))) if projection else set()
-    bindings: dict[str, Node] = {}
-    if patients:
-        # The inputs recommend feeds from earlier answers (?refractory, ?failedToDecline,
-        # ?triggerDay), so that a packaged query gives here the answer recommend gives.
-        # Only what the query declares as input: refractory.rq also *outputs* ?failedToDecline.
-        declared = _declared_inputs(text)
-        available = {"patient": patients[0], "patientGraph": patient_graph_iri(patients[0]),
-                     **derived_inputs(engine, patients)[str(patients[0])]}  # fmt: skip
-        bindings = {name: value for name, value in available.items()
-                    if name in selected and (name in ("patient", "patientGraph") or name in declared)}  # fmt: skip
-    else:
-        derived = {"refractory", "failedToDecline", "triggerDay"} & _declared_inputs(text)
-        needs = sorted(selected & ({"patient", "patientGraph"} | derived))
-        if needs:
-            raise CmvrrError(
-                f"query {name!r} takes the patient's inputs ({', '.join('?' + n for n in needs)}): give --patient FILE "
-                "(the inputs recommend derives are bound as recommend binds them)"
-            )
+    # The patient leaves the shared store whatever happens: left there, it would be merged into
+    # the next recommendation for the same patient IRI in this process.
     try:
-        rows = engine.select(text, bindings)
-    except (SyntaxError, ValueError, RuntimeError) as error:
+        projection = _PROJECTION.search(text)
+        selected = set(re.findall(r"\?(\w+)", projection.group(1))) if projection else set()
+        bindings: dict[str, Node] = {}
+        if patients:
+            # The inputs recommend feeds from earlier answers (?refractory, ?failedToDecline,
+            # ?triggerDay), so that a packaged query gives here the answer recommend gives.
+            # Only what the query declares as input: refractory.rq also *outputs* ?failedToDecline.
+            declared = _declared_inputs(text)
+            available = {"patient": patients[0], "patientGraph": patient_graph_iri(patients[0]),
+                         **derived_inputs(engine, patients)[str(patients[0])]}  # fmt: skip
+            bindings = {name: value for name, value in available.items()
+                        if name in selected and (name in ("patient", "patientGraph") or name in declared)}  # fmt: skip
+        else:
+            derived = {"refractory", "failedToDecline", "triggerDay"} & _declared_inputs(text)
+            needs = sorted(selected & ({"patient", "patientGraph"} | derived))
+            if needs:
+                inputs = ", ".join("?" + need for need in needs)
+                raise CmvrrError(
+                    f"query {name!r} takes the patient's inputs ({inputs}): give --patient FILE "
+                    "(the inputs recommend derives are bound as recommend binds them)"
+                )
+        try:
+            rows = engine.select(text, bindings)
+        except (SyntaxError, ValueError, RuntimeError) as error:
+            raise CmvrrError(
+                f"query {name!r} failed: {str(error).splitlines()[0] if str(error) else type(error).__name__}"
+            ) from error
+    finally:
         engine.close()
-        raise CmvrrError(
-            f"query {name!r} failed: {str(error).splitlines()[0] if str(error) else type(error).__name__}"
-        ) from error
     columns = (
         list(rows[0])
         if rows
