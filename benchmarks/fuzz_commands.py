@@ -26,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from test_robustness import BAD_LINES, GOOD, RDF_INPUTS
+from test_validate_fuzz import _paths
 
 from kg_builder.commands.cli import main
 
@@ -53,17 +54,6 @@ def damaged(rng: random.Random) -> tuple[str, bytes]:
     for _ in range(rng.randint(1, 8)):
         data[rng.randrange(len(data))] = rng.randrange(256)
     return ".json", bytes(data[: rng.randint(1, len(data))])
-
-
-def _paths(node: object, prefix: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-    found = [prefix] if prefix else []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            found += _paths(value, (*prefix, key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            found += _paths(value, (*prefix, index))
-    return found
 
 
 def run(argv: list[str]) -> tuple[int | None, str]:

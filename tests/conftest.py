@@ -33,6 +33,16 @@ def tables() -> Tables:
     return load_tables()
 
 
+def need_on_ci(present: bool, missing: str, *, module: bool = False) -> None:
+    """A tool a test needs: on CI its absence fails the test (.ci/run installs it), elsewhere it
+    skips (``module``: the whole module). ``missing`` says what is missing and how to get it."""
+    if present:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{missing} (missing on CI)", pytrace=False)
+    pytest.skip(missing, allow_module_level=module)
+
+
 def _require_reference() -> Path:
     if not REFERENCE.is_dir():
         if os.environ.get("CI"):

@@ -5,12 +5,12 @@ is the fourth, tests/test_serve.py). CI installs Jena (.ci/run), so this never s
 from __future__ import annotations
 
 import json
-import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pyoxigraph
 import pytest
+from conftest import need_on_ci
 from jena import arq, available
 from portability import (
     CNS_PATIENT,
@@ -35,10 +35,7 @@ from kg_builder.patients.readers import read_patient_file
 from kg_builder.report import recommendations_turtle
 from kg_builder.terms import HERPESDRG_GRAPH, KNOWLEDGE_GRAPH, patient_graph_iri
 
-if not available():
-    if os.environ.get("CI"):
-        pytest.fail("Apache Jena is missing on CI: .ci/run installs libapache-jena-java", pytrace=False)
-    pytest.skip("no Apache Jena (apt-get install libapache-jena-java)", allow_module_level=True)
+need_on_ci(available(), "no Apache Jena: apt-get install libapache-jena-java (.ci/run does)", module=True)
 
 NAMES = sorted(path.stem for path in QUERIES_DIR.glob("*.rq"))
 

@@ -5,18 +5,15 @@ Java runs HermiT. Without Java these tests skip on a developer machine, never un
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
 import pytest
+from conftest import need_on_ci
 
 owlready2 = pytest.importorskip("owlready2")
 
-if shutil.which("java") is None:
-    if os.environ.get("CI"):
-        pytest.fail("Java is missing on CI: the HermiT reasoner tests must run there", pytrace=False)
-    pytest.skip("no Java: HermiT cannot run", allow_module_level=True)
+need_on_ci(shutil.which("java") is not None, "no Java for the HermiT reasoner (.ci/run installs it)", module=True)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import need_on_ci
 from portability import PATIENT_FILE, canonical, http_rows, in_process, values_clause
 
 from kg_builder.commands.cli import main
@@ -31,11 +31,8 @@ from kg_builder.paths import QUERIES_DIR
 def _need_oxigraph_server() -> str:
     """The oxigraph server binary: the Graph Store Protocol endpoint push is tested against."""
     binary = shutil.which("oxigraph")
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("the oxigraph server is missing on CI (pip install 'cmv-rr[test]')", pytrace=False)
-        pytest.skip("no oxigraph server")
-    return binary
+    need_on_ci(binary is not None, "no oxigraph server: pip install 'cmv-rr[test]'")
+    return str(binary)
 
 
 def free_port() -> int:
@@ -107,11 +104,8 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 
 def _chromium() -> str:
     binary = shutil.which("chromium")
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("Debian's chromium is missing on CI (.ci/run installs it)", pytrace=False)
-        pytest.skip("no chromium")
-    return binary
+    need_on_ci(binary is not None, "no chromium: .ci/run installs Debian's")
+    return str(binary)
 
 
 def test_the_query_page_runs_a_packaged_query_in_a_real_browser(endpoint: str, tmp_path: Path) -> None:

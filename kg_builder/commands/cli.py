@@ -16,6 +16,8 @@ from ..paths import QUERIES_DIR
 from ..version import __version__
 
 _CMVRR = "https://w3id.org/cmv-rr/"
+SERVE_PORT = 8765  # not 7878, the oxigraph server's own default
+SERVE_TIMEOUT_S = 30.0  # seconds a served query may run
 
 _EXIT_TABLE = "exit codes:\n" + "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES.items())
 
@@ -202,9 +204,10 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback)")
-    serve.add_argument("--port", type=int, default=8765, help="port (default 8765; 7878 is the oxigraph server's)")
-    serve.add_argument("--timeout", type=float, default=30.0, metavar="S",
-                       help="seconds a query may run before it is stopped (default 30)")  # fmt: skip
+    serve.add_argument("--port", type=int, default=SERVE_PORT,
+                       help=f"port (default {SERVE_PORT}; 7878 is the oxigraph server's)")  # fmt: skip
+    serve.add_argument("--timeout", type=float, default=SERVE_TIMEOUT_S, metavar="S",
+                       help=f"seconds a query may run before it is stopped (default {SERVE_TIMEOUT_S:g})")  # fmt: skip
     serve.add_argument("--patients", nargs="*", type=Path, default=[], metavar="FILE", help="patient files to load")
     push = commands.add_parser(
         "push",

@@ -9,7 +9,7 @@ from rdflib import Graph, URIRef
 from rdflib.namespace import RDF
 from rdflib.term import Node
 
-from ..decisions.decide import derived_inputs
+from ..decisions.decide import DERIVED_INPUTS, derived_inputs
 from ..decisions.engines import ENGINES, Row, ox_lexical, patient_ntriples, refuse_federation
 from ..errors import CmvrrError
 from ..paths import QUERIES_DIR, query_path
@@ -41,25 +41,21 @@ def run_query(name: str, patient: Graph | None = None, engine_name: str = "oxigr
     try:
         projection = _PROJECTION.search(text)
         selected = set(re.findall(r"\?(\w+)", projection.group(1))) if projection else set()
+        # The inputs recommend feeds from earlier answers (?refractory, ?failedToDecline,
+        # ?triggerDay), so that a packaged query gives here the answer recommend gives; only those
+        # the query declares as input (refractory.rq also *outputs* ?failedToDecline).
+        needs = selected & ({"patient", "patientGraph"} | (set(DERIVED_INPUTS) & _declared_inputs(text)))
         bindings: dict[str, Node] = {}
         if patients:
-            # The inputs recommend feeds from earlier answers (?refractory, ?failedToDecline,
-            # ?triggerDay), so that a packaged query gives here the answer recommend gives.
-            # Only what the query declares as input: refractory.rq also *outputs* ?failedToDecline.
-            declared = _declared_inputs(text)
-            available = {"patient": patients[0], "patientGraph": patient_graph_iri(patients[0]),
-                         **derived_inputs(engine, patients)[str(patients[0])]}  # fmt: skip
-            bindings = {name: value for name, value in available.items()
-                        if name in selected and (name in ("patient", "patientGraph") or name in declared)}  # fmt: skip
-        else:
-            derived = {"refractory", "failedToDecline", "triggerDay"} & _declared_inputs(text)
-            needs = sorted(selected & ({"patient", "patientGraph"} | derived))
-            if needs:
-                inputs = ", ".join("?" + need for need in needs)
-                raise CmvrrError(
-                    f"query {name!r} takes the patient's inputs ({inputs}): give --patient FILE "
-                    "(the inputs recommend derives are bound as recommend binds them)"
-                )
+            derived = derived_inputs(engine, patients)[str(patients[0])] if needs & set(DERIVED_INPUTS) else {}
+            available = {"patient": patients[0], "patientGraph": patient_graph_iri(patients[0]), **derived}
+            bindings = {name: value for name, value in available.items() if name in needs}
+        elif needs:
+            inputs = ", ".join("?" + need for need in sorted(needs))
+            raise CmvrrError(
+                f"query {name!r} takes the patient's inputs ({inputs}): give --patient FILE "
+                "(the inputs recommend derives are bound as recommend binds them)"
+            )
         try:
             rows = engine.select(text, bindings)
         except (SyntaxError, ValueError, RuntimeError) as error:
@@ -78,10 +74,24 @@ def run_query(name: str, patient: Graph | None = None, engine_name: str = "oxigr
     return columns, rows
 
 
+def query_header(text: str) -> dict[str, str]:
+    """The first line of each field of a query's header comment ("# Purpose: ...",
+    "# Input bindings: ..."): what the packaged queries state about themselves."""
+    header: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if not line.startswith("#"):
+            break
+        key, _, value = line[1:].strip().partition(":")
+        if key in ("Purpose", "Input bindings") and value and key not in header:
+            header[key] = value.strip()
+    return header
+
+
 def _declared_inputs(text: str) -> set[str]:
     """The variables a query's "# Input bindings:" header line names."""
-    line = next((line for line in text.splitlines() if line.startswith("# Input bindings:")), "")
-    return set(re.findall(r"\?(\w+)", line))
+    return set(re.findall(r"\?(\w+)", query_header(text).get("Input bindings", "")))
 
 
 def run_store_query(name: str, location: Path) -> tuple[list[str], list[Row]]:
@@ -103,25 +113,20 @@ def run_store_query(name: str, location: Path) -> tuple[list[str], list[Row]]:
     return columns, [{column: ox_lexical(solution[column]) for column in columns} for solution in solutions]
 
 
+def query_list() -> list[dict[str, str]]:
+    """The packaged queries with the purpose and the inputs their headers state."""
+    listed = []
+    for path in sorted(QUERIES_DIR.glob("*.rq")):
+        header = query_header(path.read_text(encoding="utf-8"))
+        purpose, inputs = header.get("Purpose", ""), header.get("Input bindings", "")
+        listed.append({"name": path.stem, "purpose": purpose, "inputs": inputs})
+    return listed
+
+
 __all__ = [
+    "query_header",
     "query_list",
     "read_query",
     "run_query",
     "run_store_query",
 ]
-
-
-def query_list() -> list[dict[str, str]]:
-    """The packaged queries with the purpose and the inputs their headers state."""
-    listed = []
-    for path in sorted(QUERIES_DIR.glob("*.rq")):
-        header = {}
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if not line.startswith("#"):
-                break
-            key, _, value = line[1:].strip().partition(":")
-            if key in ("Purpose", "Input bindings") and value:
-                header[key] = value.strip()
-        purpose, inputs = header.get("Purpose", ""), header.get("Input bindings", "")
-        listed.append({"name": path.stem, "purpose": purpose, "inputs": inputs})
-    return listed

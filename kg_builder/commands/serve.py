@@ -32,9 +32,6 @@ from .batch import chunked, warm_caches
 from .cohort import cohort_chunk
 from .serve_app import create_app
 
-DEFAULT_PORT = 8765  # not 7878, the oxigraph server's own default
-QUERY_TIMEOUT_S = 30.0
-
 
 def build_store(patients: Sequence[Path] = ()) -> tuple[pyoxigraph.Store, Counter[str], list[str]]:
     """An in-memory store (nothing on disk outlives the server, even one killed by SIGKILL): the
@@ -68,7 +65,7 @@ def _bound_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(host: str, port: int, patients: Sequence[Path], timeout: float = QUERY_TIMEOUT_S) -> int:
+def serve(host: str, port: int, patients: Sequence[Path], timeout: float) -> int:
     if host not in ("127.0.0.1", "localhost", "::1") and not host.startswith("127."):
         print(f"warning: serving on {host}, not loopback: anyone who can reach it can query it", file=sys.stderr)
     sock = _bound_socket(host, port)
@@ -135,4 +132,4 @@ def push(endpoint: str, graph: str | None, deadline: float = PUSH_DEADLINE_S) ->
     return result
 
 
-__all__ = ["DEFAULT_PORT", "QUERY_TIMEOUT_S", "build_store", "push", "serve"]
+__all__ = ["build_store", "push", "serve"]

@@ -21,6 +21,7 @@ import multiprocessing
 import resource
 import urllib.parse
 from collections.abc import Mapping
+from functools import cache
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -31,9 +32,9 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from ..decisions.engines import refuse_federation
+from ..decisions.engines import query_text, refuse_federation
 from ..errors import CmvrrError, error_text
-from ..paths import QUERIES_DIR
+from .query import query_list
 
 RESULT_FORMATS = {
     "application/sparql-results+json": pyoxigraph.QueryResultsFormat.JSON,
@@ -101,7 +102,7 @@ def run_with_timeout(store: pyoxigraph.Store, query: str, accept: str, seconds: 
         child.join()
 
 
-def create_app(store: pyoxigraph.Store, timeout: float = 30, workers: int = 2) -> Starlette:
+def create_app(store: pyoxigraph.Store, timeout: float, workers: int = 2) -> Starlette:
     """The endpoint over ``store`` (loaded before: the app never writes to it)."""
     turns = asyncio.Semaphore(workers)
 
@@ -152,19 +153,10 @@ async def _query_text(request: Request) -> str:
     return body
 
 
-def _examples() -> list[dict[str, str]]:
-    """The packaged queries with the purpose their header states."""
-    examples = []
-    for path in sorted(QUERIES_DIR.glob("*.rq")):
-        text = path.read_text(encoding="utf-8")
-        purpose = next((line[len("# Purpose:") :].strip() for line in text.splitlines()
-                        if line.startswith("# Purpose:")), "")  # fmt: skip
-        examples.append({"name": path.stem, "purpose": purpose, "query": text})
-    return examples
-
-
+@cache
 def query_page() -> str:
-    examples = _examples()
+    """The page, built once: the packaged queries are the package's own and do not change."""
+    examples = [{**entry, "query": query_text(entry["name"])} for entry in query_list()]
     options = "\n".join(
         f'<option value="{index}">{html.escape(example["name"])}: {html.escape(example["purpose"][:90])}</option>'
         for index, example in enumerate(examples)

@@ -182,6 +182,9 @@ def _run(
     return by_patient
 
 
+DERIVED_INPUTS = ("refractory", "failedToDecline", "triggerDay")  # the names _derived_inputs binds
+
+
 def _derived_inputs(judged: Sequence[RefractoryStatus], trigger: RefractoryStatus | None) -> dict[str, Node]:
     """What later queries take from the timeline: ?refractory (table4-rows.rq), ?failedToDecline
     and ?triggerDay (genotype-testing.rq)."""
@@ -763,6 +766,7 @@ def _advice(
 
 
 __all__ = [
+    "DERIVED_INPUTS",
     "derived_inputs",
     "graded_statements",
     "local",

@@ -131,21 +131,27 @@ def _refuse_remote_contexts(path: Path, text: str) -> None:
         data = json.loads(text)
     except (ValueError, RecursionError) as error:
         raise InputParseError(f"{path}: not valid JSON-LD: {_first_line(error)}") from error
-    stack: list[object] = [data]
+    for _, key, value in _json_nodes(data):
+        contexts = value if isinstance(value, list) else [value]
+        remote = next((c for c in contexts if isinstance(c, str)), None) if key in ("@context", "@import") else None
+        if remote is not None:
+            raise InputParseError(
+                f"{path}: a remote JSON-LD context ({shown(remote, 200)}) is never fetched: put the context "
+                "in the document"
+            )
+
+
+def _json_nodes(data: object) -> Iterator[tuple[tuple[object, ...], object, object]]:
+    """Every value of a parsed JSON document: its path (the keys and indexes to it), the key that
+    holds it in an object (None in a list and at the root), and the value."""
+    stack: list[tuple[tuple[object, ...], object, object]] = [((), None, data)]
     while stack:
-        node = stack.pop()
+        where, key, node = stack.pop()
+        yield where, key, node
         if isinstance(node, dict):
-            for key, value in node.items():
-                contexts = value if isinstance(value, list) else [value]
-                if key in ("@context", "@import") and any(isinstance(c, str) for c in contexts):
-                    remote = next(c for c in contexts if isinstance(c, str))
-                    raise InputParseError(
-                        f"{path}: a remote JSON-LD context ({shown(remote, 200)}) is never fetched: put the context "
-                        "in the document"
-                    )
-                stack.append(value)
+            stack += [((*where, name), name, value) for name, value in node.items()]
         elif isinstance(node, list):
-            stack += node
+            stack += [((*where, index), None, value) for index, value in enumerate(node)]
 
 
 _NOT_IN_IRI = re.compile(r'[\x00-\x20<>"{}|^`\\\ud800-\udfff]')  # what RDF 1.1's IRIREF excludes
@@ -209,16 +215,9 @@ def read_json(path: Path, text: str) -> PatientInput:
 def _unencodable(data: object) -> str | None:
     """The JSON path of the first string (key or value) that is no Unicode text: json.loads
     accepts a lone surrogate escape such as "\\ud800", which UTF-8 cannot write."""
-    stack: list[tuple[str, object]] = [("", data)]
-    while stack:
-        where, node = stack.pop()
-        if isinstance(node, dict):
-            for key, value in node.items():
-                stack += [(f"{where}/{key}", key), (f"{where}/{key}", value)]
-        elif isinstance(node, list):
-            stack += [(f"{where}/{index}", value) for index, value in enumerate(node)]
-        elif isinstance(node, str) and _SURROGATE.search(node):
-            return where or "/"
+    for where, key, node in _json_nodes(data):
+        if any(isinstance(text, str) and _SURROGATE.search(text) for text in (key, node)):
+            return "/" + "/".join(map(str, where))
     return None
 
 
@@ -275,15 +274,26 @@ def _file_items(path: Path) -> Iterator[WorkItem]:
 def _json_records(path: Path) -> Iterator[WorkItem]:
     """A JSON file holding a list of records is one item per record (named by its JSON Pointer,
     cohort.json#/2), so that one bad record costs only its own result; any other file is one item."""
-    try:
-        records = json.loads(_file_bytes(path))
-    except (CmvrrError, ValueError, RecursionError):  # read() reports it, in the one place that words it
+    records = None
+    try:  # only a list is read and parsed here; a single record is read once, by read()
+        if _first_character(path) == b"[":
+            records = json.loads(_file_bytes(path))
+    except (OSError, CmvrrError, ValueError, RecursionError):  # read() reports it, in the one place that words it
         records = None
     if isinstance(records, list) and records:
         for index, record in enumerate(records):
             yield WorkItem(f"{path}#/{index}", text=json.dumps(record, allow_nan=True), syntax_suffix=".json")
     else:
         yield WorkItem(str(path), path=path)
+
+
+def _first_character(path: Path) -> bytes:
+    """The file's first byte that is not whitespace (b"" for none); ``path`` is a regular file."""
+    with path.open("rb") as handle:
+        while chunk := handle.read(4096):
+            if stripped := chunk.lstrip():
+                return stripped[:1]
+    return b""
 
 
 def _json_lines(path: Path) -> Iterator[WorkItem]:

@@ -93,13 +93,11 @@ def records_graph(data: Any) -> tuple[Graph, list[InputProblem]]:
 def vocabulary() -> dict[str, tuple[str, ...]]:
     """Every word a record may use where a fixed list applies, by field: from the shipped schema
     and the knowledge graph's tables (cmvrr vocab; the README's list is tested against it)."""
-    schema: Any = json.loads(SCHEMA_PATH.read_text())
-    course = schema["properties"]["antivirals"]["items"]["properties"]
     return {
         "antivirals[].drug, intolerance[].drug": therapies(),
-        "antivirals[].intent": tuple(course["intent"]["enum"]),
+        "antivirals[].intent": _schema_enum("properties", "antivirals", "items", "properties", "intent"),
         "intolerance[].reason": _schema_enum("properties", "intolerance", "items", "properties", "reason"),
-        "viral_loads[].specimen, genotype_tests[].specimen": tuple(schema["$defs"]["specimen"]["enum"]),
+        "viral_loads[].specimen, genotype_tests[].specimen": _schema_enum("$defs", "specimen"),
         "disease_sites[]": DISEASE_SITES,
         "transplant.donor": DONORS,
         "genotype_tests[].genes_tested[]": _table_column("genes.tsv", "gene"),
@@ -142,12 +140,11 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
         return str(error.message).replace("is a required property", "is required here")
     if error.validator == "additionalProperties":
         return f"{error.message} (see the record's keys in the README)"
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
     if error.validator == "enum":
-        schema = error.schema if isinstance(error.schema, Mapping) else {}
         allowed = [str(value) for value in schema.get("enum", [])]
         hint = did_you_mean(error.instance, allowed) if isinstance(error.instance, str) else ""
         return f"{error.instance!r} is not one of {', '.join(allowed)}{hint}"
-    schema = error.schema if isinstance(error.schema, Mapping) else {}
     if error.validator == "pattern" and "date" in str(schema.get("description", "")).lower():
         return f"{error.instance!r} is not an ISO 8601 date (YYYY-MM-DD)"
     return str(error.message)
