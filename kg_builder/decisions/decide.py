@@ -426,11 +426,14 @@ def _susceptibility(
     for row in findings:
         (by_drug if row["effect"] == "R" else reduced)[local(row["drug"])].append(row)
     untested: dict[str, list[str]] = defaultdict(list)
+    partly: dict[str, list[str]] = defaultdict(list)
     relevant: dict[str, set[str]] = defaultdict(set)
     for row in genes:
         relevant[local(row["drug"])].add(local(row["gene"]))
         if row["tested"] == "false":
             untested[local(row["drug"])].append(local(row["gene"]))
+        elif row.get("unreadCodons") == "true":  # sequence data read the gene in part only
+            partly[local(row["drug"])].append(local(row["gene"]))
     result = {}
     for row in statuses:
         drug, status = local(row["drug"]), str(row["status"])
@@ -446,8 +449,12 @@ def _susceptibility(
             "uncertain": "a variant neither Table 5 nor HerpesDRG knows sits at a codon where resistance to this "
             f"drug is known: {'; '.join(codons.get(drug, []))}; confirm it (a reference laboratory, phenotyping) "
             "before relying on the drug",
-            "unknown": "not every gene that carries resistance to this drug was tested: "
-            + ", ".join(untested.get(drug, [])),
+            "unknown": "; ".join(
+                [f"not every gene that carries resistance to this drug was tested: {', '.join(untested[drug])}"]
+                * bool(untested.get(drug))
+                + [f"read only in part, missing codons where resistance to it is known: {', '.join(partly[drug])}"]
+                * bool(partly.get(drug))
+            ),
         }[status]
         unclear = sorted(str(u["mutation"]) for u in uncertain if u["gene"] in relevant[drug])
         if unclear and status not in ("resistant", "uncertain"):

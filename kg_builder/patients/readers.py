@@ -208,7 +208,7 @@ def read_json(path: Path, text: str) -> PatientInput:
     where = _unencodable(data)
     if where is not None:
         raise InputParseError(f"{path}: not valid text: a lone surrogate escape (\\ud800-\\udfff) at {where}")
-    graph, problems = records_graph(data)
+    graph, problems = records_graph(data, path.parent)  # a test's sequence_files sit beside the record
     return PatientInput(path, graph, problems)
 
 

@@ -20,7 +20,9 @@ import jsonschema
 from rdflib import Graph, URIRef
 from rdflib.namespace import RDF, RDFS
 
+from ..errors import CmvrrError
 from ..paths import TABLES_DIR
+from ..sequences.genotype import genotype_block, genotype_files
 from ..terms import CMVRR, boolean, date, decimal, integer, patient_iri, patient_name, string
 from .mutations import MUTATION_CLASS, MutationName, MutationSyntaxError, parse_mutation
 
@@ -72,8 +74,10 @@ def schema_errors(record: Any) -> list[jsonschema.ValidationError]:
         return sorted(schema_validator().iter_errors(record), key=lambda e: list(e.absolute_path))
 
 
-def records_graph(data: Any) -> tuple[Graph, list[InputProblem]]:
-    """One JSON record, or a list of them, as a patient graph and the structural problems found."""
+def records_graph(data: Any, folder: Path | None = None) -> tuple[Graph, list[InputProblem]]:
+    """One JSON record, or a list of them, as a patient graph and the structural problems found.
+    ``folder``: where a genotype test's sequence_files are (the record's own folder; default the
+    working folder)."""
     records = data if isinstance(data, list) else [data]
     graph, problems = Graph(store="SimpleMemory"), []  # no named graphs needed: the faster store
     for index, record in enumerate(records):
@@ -85,9 +89,33 @@ def records_graph(data: Any) -> tuple[Graph, list[InputProblem]]:
             if len(errors) > MAX_PROBLEMS:
                 problems.append(InputProblem(str(label), "/", f"and {len(errors) - MAX_PROBLEMS:,} more problems"))
             continue
+        try:
+            record = with_sequence_files(record, folder or Path())
+        except CmvrrError as error:  # the lab file's own error, naming its file and line
+            problems.append(InputProblem(str(label), "/genotype_tests", str(error)))
+            continue
         record_problems = list(add_record(graph, record))
         problems += record_problems
     return graph, problems
+
+
+def with_sequence_files(record: Mapping[str, Any], folder: Path) -> Mapping[str, Any]:
+    """The record with each genotype test that names sequence_files genotyped from them: the
+    files' genes, coverage and mutations join what the test says (its genes_tested: read whole)."""
+    tests = record.get("genotype_tests", [])
+    if not any("sequence_files" in test for test in tests):
+        return record
+    expanded = []
+    for test in tests:
+        if "sequence_files" not in test:
+            expanded.append(test)
+            continue
+        whole = test.get("genes_tested", ())
+        found = genotype_block(genotype_files([folder / name for name in test["sequence_files"]], genes_read_whole=whole))
+        coverage = {**found["coverage"], **test.get("coverage", {})}
+        expanded.append({**found, **test, "genes_tested": sorted({*found["genes_tested"], *whole}),
+                         "coverage": coverage, "mutations": [*test.get("mutations", []), *found["mutations"]]})  # fmt: skip
+    return {**record, "genotype_tests": expanded}
 
 
 def vocabulary() -> dict[str, tuple[str, ...]]:
@@ -138,6 +166,9 @@ def _pointer(parts: Any) -> str:
 def _schema_message(error: jsonschema.ValidationError) -> str:
     if error.validator == "required":
         return str(error.message).replace("is a required property", "is required here")
+    if error.validator == "anyOf" and all(set(option) == {"required"} for option in error.validator_value):
+        names = [repr(name) for option in error.validator_value for name in option["required"]]
+        return f"{' or '.join(names)} is required here"
     if error.validator == "additionalProperties":
         return f"{error.message} (see the record's keys in the README)"
     schema = error.schema if isinstance(error.schema, Mapping) else {}
@@ -244,7 +275,20 @@ def add_genotype_test(
         add((node, CMVRR.hasSpecimen, CMVRR[f"specimen-{test['specimen']}"]))
     if "viral_load_iu_per_ml" in test:
         add((node, CMVRR.viralLoadAtTesting, decimal(test["viral_load_iu_per_ml"])))
-    genes = [gene.strip().upper() for gene in test["genes_tested"]]
+    genes = [gene.strip().upper() for gene in test.get("genes_tested", ())]
+    # A gene partly read is tested there only: its codons read bound "no known resistance"
+    # (queries/susceptibility.rq); a gene named in coverage was tested, whether listed or not.
+    for gene, ranges in test.get("coverage", {}).items():
+        gene = gene.strip().upper()
+        genes += [gene] if gene not in genes else []
+        for index, piece in enumerate(ranges.split(","), start=1):
+            low, high = piece.split("-")
+            region = URIRef(f"{node}/coverage/{gene}/{index}")
+            add((node, CMVRR.hasCoveredRegion, region))
+            add((region, RDF.type, CMVRR.CoveredRegion))
+            add((region, CMVRR.inGene, CMVRR[gene]))
+            add((region, CMVRR.fromCodon, integer(int(low))))
+            add((region, CMVRR.toCodon, integer(int(high))))
     for gene in genes:
         add((node, CMVRR.geneTested, CMVRR[gene]))
     only_gene = genes[0] if len(genes) == 1 else None
@@ -262,6 +306,10 @@ def add_genotype_test(
         add((detection, CMVRR.ofMutation, describe_mutation(graph, mutation)))
         if isinstance(entry, dict) and "variant_fraction" in entry:
             add((detection, CMVRR.variantFraction, decimal(entry["variant_fraction"])))
+        if isinstance(entry, dict) and "read_depth" in entry:
+            add((detection, CMVRR.readDepth, integer(entry["read_depth"])))
+        if isinstance(entry, dict) and "nucleotide_change" in entry:
+            add((detection, CMVRR.nucleotideChange, string(entry["nucleotide_change"])))
 
 
 def describe_mutation(graph: Graph, mutation: MutationName) -> URIRef:
@@ -293,4 +341,5 @@ __all__ = [
     "records_graph",
     "schema_errors",
     "schema_validator",
+    "with_sequence_files",
 ]
