@@ -111,10 +111,12 @@ def with_sequence_files(record: Mapping[str, Any], folder: Path) -> Mapping[str,
             expanded.append(test)
             continue
         whole = test.get("genes_tested", ())
-        found = genotype_block(genotype_files([folder / name for name in test["sequence_files"]], genes_read_whole=whole))
-        coverage = {**found["coverage"], **test.get("coverage", {})}
-        expanded.append({**found, **test, "genes_tested": sorted({*found["genes_tested"], *whole}),
-                         "coverage": coverage, "mutations": [*test.get("mutations", []), *found["mutations"]]})  # fmt: skip
+        files = [folder / name for name in test["sequence_files"]]
+        found = genotype_block(genotype_files(files, genes_read_whole=whole))
+        merged = {**found, **test, "genes_tested": sorted({*found["genes_tested"], *whole})}
+        merged["coverage"] = {**found["coverage"], **test.get("coverage", {})}
+        merged["mutations"] = [*test.get("mutations", []), *found["mutations"]]
+        expanded.append(merged)
     return {**record, "genotype_tests": expanded}
 
 
@@ -166,8 +168,9 @@ def _pointer(parts: Any) -> str:
 def _schema_message(error: jsonschema.ValidationError) -> str:
     if error.validator == "required":
         return str(error.message).replace("is a required property", "is required here")
-    if error.validator == "anyOf" and all(set(option) == {"required"} for option in error.validator_value):
-        names = [repr(name) for option in error.validator_value for name in option["required"]]
+    options = error.validator_value if isinstance(error.validator_value, list) else []
+    if error.validator == "anyOf" and all(set(option) == {"required"} for option in options):
+        names = [repr(name) for option in options for name in option["required"]]
         return f"{' or '.join(names)} is required here"
     if error.validator == "additionalProperties":
         return f"{error.message} (see the record's keys in the README)"

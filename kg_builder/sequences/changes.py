@@ -178,7 +178,8 @@ def _translate_cluster(gene: Gene, group: list[_CodingEdit]) -> Iterator[tuple[i
         stop = position + len(deleted) - 1
         yield position, f"del{position}" + (f"-{stop}" if stop > position else ""), "in-frame deletion", "", deleted
     elif inserted and not deleted:
-        yield position - 1, f"{protein[position - 2]}{position - 1}_{position}ins{inserted}", "in-frame insertion", "", ""
+        name = f"{protein[position - 2]}{position - 1}_{position}ins{inserted}"
+        yield position - 1, name, "in-frame insertion", "", ""
     elif deleted:  # deletion-insertion: named by the deleted residues (the package's notation has no delins)
         stop = position + len(deleted) - 1
         name = f"del{position}" + (f"-{stop}" if stop > position else "")
@@ -195,10 +196,9 @@ def amino_acid_changes(reference: Reference, call: Call) -> list[AminoAcidChange
         for group in _clusters(coding):
             nucleotides = nucleotide_text(sorted(e.edit for e in group))
             for position, name, consequence, codon, _ in _translate_cluster(gene, group):
-                changes.append(
-                    AminoAcidChange(gene.name, position, f"{gene.name}:{name}", consequence, nucleotides, codon,
-                                    call.fraction, call.depth, call.mixture, (call.source,))  # fmt: skip
-                )
+                notation = f"{gene.name}:{name}"
+                found = (call.fraction, call.depth, call.mixture, (call.source,))
+                changes.append(AminoAcidChange(gene.name, position, notation, consequence, nucleotides, codon, *found))
     return changes
 
 

@@ -48,7 +48,7 @@ class Record:
 
 def read_fasta(path: Path, text: str) -> list[Record]:
     records: list[Record] = []
-    name, line, parts = "", 0, []
+    name, line, parts = "", 0, list[str]()
     for number, raw in enumerate(text.splitlines(), start=1):
         row = raw.strip()
         if not row or row.startswith(";"):

@@ -62,7 +62,7 @@ def _ranges(numbers: Iterable[int]) -> str:
 
 
 def sequence_kind(path: Path) -> str:
-    """"fasta", "vcf" or "varscan", by the file's suffix, else by its first line."""
+    """ "fasta", "vcf" or "varscan", by the file's suffix, else by its first line."""
     name = path.name.lower()
     if name.endswith(VCF_SUFFIXES):
         return "vcf"
@@ -97,7 +97,8 @@ def _text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
-        raise SequenceInputError(f"{path}: not text (byte 0x{error.object[error.start]:02x} at {error.start})") from error
+        where = f"byte 0x{error.object[error.start]:02x} at offset {error.start}"
+        raise SequenceInputError(f"{path}: not text ({where})") from error
 
 
 def genotype_files(

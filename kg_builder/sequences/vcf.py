@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,7 +94,7 @@ def vcf_calls(path: Path, sample: str | None = None) -> VariantCalls:
         raise SequenceInputError(f"{path}: not a VCF file ({str(error).split(' - ')[-1]})") from error
     with vcf:
         header_lines = len(str(vcf.header).splitlines())
-        contigs = list(vcf.header.contigs)
+        contigs = [str(name) for name in vcf.header.contigs]
         if contigs and not set(contigs) & set(CONTIGS):
             raise SequenceInputError(
                 f"{path}: the VCF's contigs are {', '.join(contigs[:5])}, not {ACCESSION} (HCMV Merlin): "
@@ -105,7 +104,8 @@ def vcf_calls(path: Path, sample: str | None = None) -> VariantCalls:
         if sample is not None and sample not in samples:
             raise SequenceInputError(f"{path}: no sample {sample!r}; the samples are {', '.join(samples) or 'none'}")
         if sample is None and len(samples) > 1:
-            raise SequenceInputError(f"{path}: {len(samples)} samples ({', '.join(samples[:5])}): choose one with --sample")
+            listed = ", ".join(samples[:5])
+            raise SequenceInputError(f"{path}: {len(samples)} samples ({listed}): choose one with --sample")
         chosen = sample or (samples[0] if samples else None)
         result = VariantCalls()
         line = header_lines
@@ -206,10 +206,9 @@ def _varscan_fraction(fields: dict[str, str], header: list[str], row: list[str])
     if len(row) > 4 and header[4].startswith("Cons:Cov:Reads1:Reads2:Freq"):
         parts = row[4].split(":")
         if len(parts) >= 5:
-            depth = number(parts[1])
-            return number(parts[4]), int(depth) if depth is not None else None
+            coverage = number(parts[1])
+            return number(parts[4]), int(coverage) if coverage is not None else None
     return None, None
-
 
 
 __all__ = [
