@@ -153,7 +153,8 @@ _STATE = {
 }
 _ROLE = {"do": "DO", "alternative": "OR", "next": "NEXT", "consider": "CONSIDER", "conditional": "ONLY IF"}
 DISCLAIMER = (
-    "cmv-rr is a research and informatics tool, not a medical device; its output does not replace clinical judgement."
+    "cmv-rr is a research and informatics tool, not a medical device; its output does not replace "
+    "clinical judgement."
 )
 
 

@@ -12,12 +12,16 @@ from rdflib.namespace import RDF, SH
 from .findings import SEVERITY, Finding, short_name, value_text
 
 
-def pyshacl_findings(graph: Graph, shapes: Graph, context: Graph) -> Iterator[tuple[str, Finding]]:
+def pyshacl_findings(
+    graph: Graph, shapes: Graph, context: Graph
+) -> Iterator[tuple[str, Finding]]:
     """(focus IRI, finding) for every result pySHACL reports."""
     from pyshacl import validate as shacl_validate  # the reference engine; slow to import, so only here
 
     data = graph + context
-    _, results, _ = shacl_validate(data, shacl_graph=shapes, advanced=True, inference="none", allow_warnings=True)
+    _, results, _ = shacl_validate(
+        data, shacl_graph=shapes, advanced=True, inference="none", allow_warnings=True
+    )
     for result in results.subjects(RDF.type, SH.ValidationResult):
         focus = results.value(result, SH.focusNode)
         path = results.value(result, SH.resultPath)
@@ -34,6 +38,7 @@ def pyshacl_findings(graph: Graph, shapes: Graph, context: Graph) -> Iterator[tu
                 value_text(value),
             ),
         )
+
 
 
 __all__ = ["pyshacl_findings"]

@@ -30,7 +30,6 @@ from .shacl import pyshacl_findings
 # report those as findings, so the log would only repeat them with a traceback.
 logging.getLogger("rdflib.term").setLevel(logging.CRITICAL)
 
-
 @cache
 def patient_shapes() -> Graph:
     return parse_module(SHAPES_DIR / "patient.ttl")

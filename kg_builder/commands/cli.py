@@ -149,9 +149,7 @@ def _parser() -> argparse.ArgumentParser:
     recommend.add_argument("--engine", choices=("oxigraph", "rdflib"), default="oxigraph",
                            help="SPARQL engine (default oxigraph; rdflib gives the same answers, slower)")  # fmt: skip
     recommend.add_argument(
-        "--validator",
-        choices=("oxigraph", "pyshacl"),
-        default="oxigraph",
+        "--validator", choices=("oxigraph", "pyshacl"), default="oxigraph",
         help="SHACL engine (default oxigraph; pyshacl: the reference)",
     )
     synth = commands.add_parser(

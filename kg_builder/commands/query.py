@@ -98,6 +98,7 @@ def run_store_query(name: str, location: Path) -> tuple[list[str], list[Row]]:
     """A query over an on-disk cohort store (cmvrr load-cohort), opened read-only."""
     import pyoxigraph
 
+
     if not location.is_dir():
         raise CmvrrError(f"{location}: no cohort store here (make one with cmvrr load-cohort)")
     text = read_query(name)

@@ -350,7 +350,8 @@ _UNTIL_JUDGED = {
     "after 2 weeks",
     "no-baseline": "no viral load near the start of the course: take one now as the baseline and repeat it "
     "after 2 weeks",
-    "no-follow-up": "no viral load after 2 weeks of the course: measure one on the baseline's specimen type and assay",
+    "no-follow-up": "no viral load after 2 weeks of the course: measure one on the baseline's specimen type "
+    "and assay",
     "dose-below-guideline": "the course is below the guideline's treatment dose (FAQ1 asks for appropriately "
     "dosed therapy): give the treatment dose and judge after 2 weeks of it",
 }
@@ -687,9 +688,8 @@ def _genotype_history(rows: list[Row]) -> tuple[GenotypeResult, ...]:
                 genes_tested=genes[key],
                 viral_load=_number(first["loadAtTesting"]),
                 mutations=tuple(mutations),
-                note=""
-                if mutations
-                else f"no mutation found; resistant subpopulations below {limit}% may be missed (Table 3)",
+                note="" if mutations else f"no mutation found; resistant subpopulations below {limit}% may be missed "
+                "(Table 3)",
             )
         )
     return tuple(history)

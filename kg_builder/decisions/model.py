@@ -75,7 +75,6 @@ class RefractoryStatus:
         amount = f"{self.dose_mg_per_kg:g} mg/kg" if self.dose_mg_per_kg else ""
         amount = amount or (f"{self.dose_mg:g} mg" if self.dose_mg else "")
         return " ".join(filter(None, (amount, f"q{self.interval_h:g}h" if self.interval_h else "")))
-
     # The measurements' IRIs, for PROV links in Turtle output; input-specific, so not compared.
     evidence_nodes: tuple[str, ...] = field(default=(), compare=False)
 

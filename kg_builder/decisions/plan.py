@@ -225,9 +225,7 @@ def _high_level_by_default(findings: Sequence[Row]) -> list[str]:
         {
             str(f["label"])
             for f in findings
-            if from_second_source(f)
-            and local(f["drug"]) == "ganciclovir"
-            and local(f["gene"]) == "UL97"
+            if from_second_source(f) and local(f["drug"]) == "ganciclovir" and local(f["gene"]) == "UL97"
             and f["level"] == "high"
         }
     )

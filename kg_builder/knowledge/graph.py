@@ -66,6 +66,7 @@ def sorted_canonical(graph: Graph) -> Graph:
     return ordered
 
 
+
 @cache
 def knowledge() -> Graph:
     """The release graph, built once per process: what every query and check sees."""
@@ -108,7 +109,9 @@ def validation_context() -> Graph:
 
 @cache
 def validation_context_ntriples() -> bytes:
-    return cached_bytes("validation-context", lambda: validation_context().serialize(format="nt", encoding="utf-8"))
+    return cached_bytes(
+        "validation-context", lambda: validation_context().serialize(format="nt", encoding="utf-8")
+    )
 
 
 __all__ = [

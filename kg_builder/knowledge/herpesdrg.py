@@ -251,7 +251,7 @@ def sssom_text(rows: list[dict[str, str]], facts: dict[str, object]) -> str:
         "#  skos: http://www.w3.org/2004/02/skos/core#",
         "#mapping_set_id: https://w3id.org/cmv-rr/mappings/herpesdrg.sssom.tsv",
         f'#mapping_set_version: "{facts["version"]}"',
-        "#mapping_set_description: \"The package's mutations and the HerpesDRG entries that measure them (alone,"
+        '#mapping_set_description: "The package\'s mutations and the HerpesDRG entries that measure them (alone,'
         " exactMatch; with co-mutations, relatedMatch), read from HerpesDRG's gene and aa_change into the package's"
         ' normal form by cmvrr import-herpesdrg."',
         '#license: "https://opensource.org/licenses/MIT"',
@@ -400,7 +400,6 @@ def cited(measurement: Measurement) -> str:
 def conflicts() -> dict[tuple[str, str], dict[str, str]]:
     """queries/source-conflicts.rq's answer by (mutation key, drug), e.g. ("UL54_V781I",
     "ganciclovir"): where Table 5 and HerpesDRG disagree (cached on disk with the build's inputs)."""
-
     def run() -> bytes:
         solutions = _store_with(evidence_graph()).query(query_path("source-conflicts").read_text())
         names = [variable.value for variable in solutions.variables]  # type: ignore[union-attr]
