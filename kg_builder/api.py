@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rdflib import Graph
+from rdflib import RDF, Graph, URIRef
 
 from .checks.findings import FileReport
 from .checks.validate import validate_input
@@ -15,7 +15,9 @@ from .decisions.model import Recommendation
 from .errors import CmvrrError
 from .knowledge.graph import release_graph
 from .patients.readers import PatientInput, read_patient_file, read_patient_text
+from .patients.record import add_genotype_test
 from .pipeline import evaluate
+from .terms import CMVRR
 
 
 class PatientDoesNotConform(CmvrrError):
@@ -65,9 +67,46 @@ def validate(source: PatientSource) -> FileReport:
     return validate_input(patient_input(source))
 
 
-def recommend(source: PatientSource, engine: str = "oxigraph", validator: str = "oxigraph") -> list[Recommendation]:
-    """Validate, then derive what the guideline says for every patient in the file, record or graph."""
-    report, recommendations = evaluate(patient_input(source), engine, validator)
+def genotype(
+    files: Sequence[Path | str],
+    sample: str | None = None,
+    min_fraction: float = 0.0,
+    genes_read_whole: Sequence[str] = (),
+    **test: Any,
+) -> dict[str, Any]:
+    """Lab sequence files (FASTA, VCF, VarScan) as the genotype-test block of the patient record;
+    ``test`` adds the block's date, specimen, viral_load_iu_per_ml."""
+    from .sequences.genotype import genotype_block, genotype_files
+
+    found = genotype_files([Path(file) for file in files], sample, min_fraction, genes_read_whole)
+    return genotype_block(found, **test)
+
+
+def with_genotype_test(item: PatientInput, test: Mapping[str, Any]) -> PatientInput:
+    """The patient with one more genotype test (a block of the record, as genotype() gives it)."""
+    patients = sorted(set(item.graph.subjects(RDF.type, CMVRR.Patient)), key=str)
+    if len(patients) != 1 or not isinstance(patients[0], URIRef):
+        raise CmvrrError(f"{item.source}: a genotype test joins one patient; this input holds {len(patients)}")
+    patient = patients[0]
+    number = len(set(item.graph.objects(patient, CMVRR.hasGenotypeTest))) + 1
+    while (URIRef(f"{patient}/genotype-test/{number}"), None, None) in item.graph:
+        number += 1
+    problems = list(add_genotype_test(item.graph, patient, URIRef(f"{patient}/genotype-test/{number}"), test, number))
+    return PatientInput(item.source, item.graph, [*item.problems, *problems])
+
+
+def recommend(
+    source: PatientSource,
+    engine: str = "oxigraph",
+    validator: str = "oxigraph",
+    genotype_test: Mapping[str, Any] | None = None,
+) -> list[Recommendation]:
+    """Validate, then derive what the guideline says for every patient in the file, record or
+    graph; ``genotype_test`` (a block from genotype()) joins the patient's tests first."""
+    item = patient_input(source)
+    if genotype_test is not None:
+        item = with_genotype_test(item, genotype_test)
+    report, recommendations = evaluate(item, engine, validator)
     if not report.conforms:
         raise PatientDoesNotConform(report)
     return list(recommendations)
@@ -77,8 +116,10 @@ __all__ = [
     "PatientDoesNotConform",
     "PatientSource",
     "build_graph",
+    "genotype",
     "load_patient",
     "patient_input",
     "recommend",
     "validate",
+    "with_genotype_test",
 ]

@@ -32,12 +32,21 @@ EXAMPLES = {
     ],
     "recommend": [
         "cmvrr recommend ontology/examples/valid/ul97-low-level.json",
+        "cmvrr recommend ontology/examples/sequences/no-genotype.json --genotype "
+        "ontology/examples/sequences/ul97-ul54-amplicons.fasta --genotype-date 2025-04-03 --specimen plasma",
+        "cmvrr recommend ontology/examples/sequences/with-sequence-files.json   # a record naming its lab files",
         "cmvrr recommend ontology/examples/valid/wild-type-refractory.ttl --format json --engine rdflib",
         "cmvrr recommend ontology/examples/cases/r1-gcv.json --format turtle   # with PROV links",
         "cmvrr recommend --batch cohort.jsonl --out results.jsonl --force",
     ],
     "synth": ["cmvrr synth 1000 --out cohort.jsonl --seed 7"],
     "import-herpesdrg": ["cmvrr import-herpesdrg ../shared/reference/herpesdrg-db.tsv   # rebuild ontology/sources/"],
+    "genotype": [
+        "cmvrr genotype ontology/examples/sequences/ul97-ul54-amplicons.fasta",
+        "cmvrr genotype ontology/examples/sequences/ngs-lofreq.vcf --genes UL97,UL54 --format json",
+        "cmvrr genotype ontology/examples/sequences/varscan.tab --min-fraction 5 --date 2025-04-03 --specimen plasma",
+    ],
+    "import-reference": ["cmvrr import-reference ../shared/reference/   # rebuild ontology/sources/NC_006273.2*"],
     "bench": ["cmvrr bench --sizes 250,1000", "cmvrr bench --format json"],
     "serve": [
         "cmvrr serve --patients ontology/examples/cases/row2-low-level-ul97.json   # http://127.0.0.1:8765/",
@@ -62,6 +71,18 @@ EXAMPLES = {
 def _epilog(command: str | None = None) -> str:
     chosen = EXAMPLES[command] if command else [lines[0] for lines in EXAMPLES.values()]
     return _EXIT_TABLE + "\n\nexamples:\n" + "\n".join(f"  {line}" for line in chosen) + "\n"
+
+
+def _genotype_options(parser: argparse.ArgumentParser) -> None:
+    """The options cmvrr genotype and recommend --genotype share."""
+    parser.add_argument("--specimen", default=None, help="the specimen sequenced: plasma, whole-blood, ... "
+                        "(default: not stated)")  # fmt: skip
+    parser.add_argument("--sample", default=None, metavar="ID", help="the VCF sample column to read "
+                        "(default: the only one)")  # fmt: skip
+    parser.add_argument("--min-fraction", type=float, default=0.0, metavar="PERCENT",
+                        help="leave out calls below this variant fraction (default 0: every call made)")  # fmt: skip
+    parser.add_argument("--genes", default="", metavar="UL97,UL54", help="genes sequenced whole (a variant file "
+                        "lists differences only; default: only the codons of its calls count as read)")  # fmt: skip
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -140,6 +161,11 @@ def _parser() -> argparse.ArgumentParser:
         help="a patient file (Turtle/RDF or JSON); with --batch: files, folders, .jsonl or .nq (one named graph each)",
     )
     recommend.add_argument("--batch", action="store_true", help="many patients: one JSON line each into --out")
+    recommend.add_argument("--genotype", nargs="+", type=Path, metavar="FILE", default=None,
+                           help="lab sequence files (FASTA, VCF, VarScan) to add as one more genotype test "
+                           "(see cmvrr genotype; default: none)")  # fmt: skip
+    recommend.add_argument("--genotype-date", metavar="YYYY-MM-DD", help="with --genotype: the specimen's date")
+    _genotype_options(recommend)
     recommend.add_argument("--out", type=Path, metavar="DIR|FILE.jsonl", help="with --batch: where the JSON lines go")
     recommend.add_argument("--force", action="store_true", help="with --batch: replace an existing output file")
     recommend.add_argument(
@@ -165,6 +191,37 @@ def _parser() -> argparse.ArgumentParser:
     synth.add_argument("--out", type=Path, required=True, metavar="FILE.jsonl", help="output file")
     synth.add_argument("--force", action="store_true", help="replace an existing output file")
     synth.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    genotype = commands.add_parser(
+        "genotype",
+        help="a lab's sequence files (FASTA, VCF, VarScan) as a genotype test: mutations, fractions, codons read",
+        description="Read Sanger or consensus FASTA (either strand; IUPAC codes as mixtures), VCF 4.0-4.2 or "
+        "VarScan2 tables against the Merlin reference NC_006273.2, and report for the six resistance genes "
+        "(UL27, UL51, UL54, UL56, UL89, UL97) every amino-acid change (codon, residues, variant fraction, read "
+        "depth, consequence) and the codons read. A FASTA record reads the bases it aligns to; a variant file "
+        "lists differences only, so it reads the codons of its calls unless --genes names the genes sequenced "
+        "whole. The JSON output is the genotype-test block of the patient record (add a date); Turtle is the "
+        "same test as RDF. A gene read in part is 'partly tested': no known resistance covers only codons read.",
+        epilog=_epilog("genotype"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _genotype_options(genotype)
+    genotype.add_argument("files", nargs="+", type=Path, metavar="FILE", help="FASTA, VCF (.vcf, .vcf.gz) or VarScan")
+    genotype.add_argument("--format", choices=("text", "json", "turtle"), default="text", help="output (default text)")
+    genotype.add_argument("--date", metavar="YYYY-MM-DD", help="the specimen's date (default: none; Turtle needs it)")
+    genotype.add_argument("--patient", default="SAMPLE", metavar="ID", help="with --format turtle: the patient id "
+                          "the test belongs to (default SAMPLE)")  # fmt: skip
+    reference = commands.add_parser(
+        "import-reference",
+        help="rebuild the packaged Merlin reference (genome, the six genes' CDS) from NC_006273.2 .fasta + .gff3",
+        description="Copy NC_006273.2.fasta and derive from NC_006273.2.gff3 the coding parts of UL27, UL51, "
+        "UL54, UL56, UL89 (spliced) and UL97 into ontology/sources/ (NC_006273.2.fasta, NC_006273.2-cds.tsv, "
+        "NC_006273.2.json with the files' sha256); all or none.",
+        epilog=_epilog("import-reference"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    reference.add_argument("folder", type=Path, metavar="DIR", help="the folder holding NC_006273.2.fasta and .gff3")
+    reference.add_argument("--out", type=Path, default=None, metavar="DIR",
+                           help="where to write (default: the package's ontology/sources)")  # fmt: skip
     herpesdrg = commands.add_parser(
         "import-herpesdrg",
         help="rebuild the packaged second evidence source from a HerpesDRG database file",
@@ -318,7 +375,15 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "recommend":
         if len(args.inputs) != 1 or args.out:
             raise CmvrrError("give exactly one PATIENT (or use --batch with --out for many)")
-        return _recommend(args.inputs[0], args.format, args.engine, args.validator)
+        return _recommend(args.inputs[0], args.format, args.engine, args.validator, _genotype_test(args))
+    if args.command == "genotype":
+        return _genotype(args)
+    if args.command == "import-reference":
+        from ..sequences.reference import SOURCES_DIR, import_reference
+
+        for path in import_reference(args.folder, args.out or SOURCES_DIR):
+            print(f"wrote {path} ({path.stat().st_size:,} bytes)")
+        return 0
     if args.command == "serve":
         from .serve import serve
 
@@ -378,7 +443,59 @@ def _validate(files: list[Path], report_format: str, reference_path: Path | None
     return 0 if all(report.conforms for report in reports) else 1
 
 
-def _recommend(path: Path, output: str, engine: str, validator: str = "oxigraph") -> int:
+def _genotype_block(args: argparse.Namespace, files: list[Path], date: str | None) -> dict[str, object]:
+    from ..api import genotype
+
+    genes = [gene for gene in args.genes.split(",") if gene.strip()]
+    test = {"date": date, "specimen": args.specimen}
+    return genotype(files, args.sample, args.min_fraction, genes, **test)
+
+
+def _genotype_test(args: argparse.Namespace) -> dict[str, object] | None:
+    if args.genotype is None:
+        if args.genotype_date:
+            raise CmvrrError("--genotype-date goes with --genotype FILE...")
+        return None
+    if args.batch:
+        raise CmvrrError("--genotype adds a test to one patient; in a batch, name the files in each record "
+                         "(genotype_tests[].sequence_files)")  # fmt: skip
+    if not args.genotype_date:
+        raise CmvrrError("--genotype needs --genotype-date YYYY-MM-DD: a genotype test has the date of its specimen")
+    return _genotype_block(args, args.genotype, args.genotype_date)
+
+
+def _genotype(args: argparse.Namespace) -> int:
+    import json
+
+    from ..sequences.genotype import genotype_files, genotype_text
+
+    if args.format == "text":
+        genes = [gene for gene in args.genes.split(",") if gene.strip()]
+        print(genotype_text(genotype_files(args.files, args.sample, args.min_fraction, genes)))
+        return 0
+    block = _genotype_block(args, args.files, args.date)
+    if args.format == "json":
+        print(json.dumps(block, indent=2))
+        return 0
+    if not args.date:
+        raise CmvrrError("--format turtle needs --date YYYY-MM-DD: a genotype test has the date of its specimen")
+    from rdflib import Graph
+
+    from ..patients.record import add_genotype_test
+    from ..terms import patient_iri
+
+    graph, patient = Graph(), patient_iri(args.patient)
+    problems = list(add_genotype_test(graph, patient, patient + "/genotype-test/1", block, 1))
+    if problems:
+        raise CmvrrError("; ".join(f"{p.path}: {p.message}" for p in problems))
+    graph.bind("cmvrr", _CMVRR)
+    print(graph.serialize(format="turtle"))
+    return 0
+
+
+def _recommend(
+    path: Path, output: str, engine: str, validator: str = "oxigraph", genotype_test: dict[str, object] | None = None
+) -> int:
     from ..api import PatientDoesNotConform, recommend
     from ..report import (
         recommendations_json,
@@ -389,7 +506,7 @@ def _recommend(path: Path, output: str, engine: str, validator: str = "oxigraph"
     )
 
     try:
-        recs = recommend(path, engine, validator)
+        recs = recommend(path, engine, validator, genotype_test)
     except PatientDoesNotConform as rejected:
         if output == "json":
             print(validation_json([rejected.report]))

@@ -132,7 +132,7 @@ def genotype_files(
         genotype.notes.extend(variants.warnings)
         calls.extend(variants.calls)
         if not whole:  # a variant file reads, for sure, only the codons of its calls
-            _add_read(genotype, {p for call in variants.calls for e in call.edits for p in _edit_span(e)})
+            _add_called(genotype, {p for call in variants.calls for e in call.edits for p in _edit_span(e)})
     dropped = [call for call in calls if call.fraction is not None and call.fraction < min_fraction]
     if dropped:
         genotype.notes.append(f"{len(dropped)} call(s) below {min_fraction:g}% left out (--min-fraction)")
@@ -151,6 +151,14 @@ def _add_read(genotype: Genotype, positions: set[int]) -> None:
         codons = {c + 1 for c in range(len(gene.protein)) if {at[3 * c], at[3 * c + 1], at[3 * c + 2]} <= positions}
         if codons:
             genotype.read.setdefault(gene.name, set()).update(codons)
+
+
+def _add_called(genotype: Genotype, positions: set[int]) -> None:
+    """The codons a variant file's calls touch (a call at one base of a codon reads that codon)."""
+    for gene in merlin().genes.values():
+        codons = {gene.index[p] // 3 + 1 for p in positions if p in gene.index}
+        if codons:
+            genotype.read.setdefault(gene.name, set()).update(c for c in codons if c <= len(gene.protein))
 
 
 def _distinct(changes: list[AminoAcidChange]) -> list[AminoAcidChange]:
