@@ -26,6 +26,7 @@ from .reference import RESISTANCE_GENES, Reference, merlin, reverse_complement
 FLANK = 300  # bases either side of each coding part searched for a record's place (primers sit there)
 K = 15  # seed length: unique within the six regions, and no record shorter than it is placed
 MIN_SEEDS = 3  # seeds a record needs in a region to be aligned there
+GAP_OPEN, GAP_EXTEND = 10, 1  # match +2, mismatch -3
 MIN_IDENTITY = 0.8  # below this a placed record is reported as not aligning
 IUPAC = {"R": "AG", "Y": "CT", "K": "GT", "M": "AC", "S": "CG", "W": "AT",
          "B": "CGT", "D": "AGT", "H": "ACT", "V": "ACG"}  # fmt: skip
@@ -174,9 +175,11 @@ def _align(query: str, region: Region) -> tuple[list[Edit], list[tuple[Edit, str
     and the bases an IUPAC code stands for), the genome positions read, the identity."""
     import parasail
 
-    result = parasail.sg_trace_scan_16(query, region.sequence, 5, 2, _matrix())
+    # A gap opens at 10, so that three substitutions side by side (one changed codon) are not
+    # aligned as a deletion beside an insertion; a real indel has no such alternative.
+    result = parasail.sg_trace_scan_16(query, region.sequence, GAP_OPEN, GAP_EXTEND, _matrix())
     if result.saturated:  # 16-bit scores overflow only for sequences far longer than a region
-        result = parasail.sg_trace_scan_32(query, region.sequence, 5, 2, _matrix())
+        result = parasail.sg_trace_scan_32(query, region.sequence, GAP_OPEN, GAP_EXTEND, _matrix())
     operations = re.findall(r"(\d+)([=XIDM])", result.cigar.decode.decode())
     q, r = result.cigar.beg_query, result.cigar.beg_ref
     # end gaps are free: the region before and after the record is not read, the record's overhang ignored

@@ -83,6 +83,21 @@ def _fraction(values: dict[str, Any], allele: int) -> tuple[float | None, int | 
     return None, depth
 
 
+def _header_lines(path: Path) -> int:
+    """The file's own header lines (htslib adds lines of its own to the header it keeps)."""
+    import gzip
+
+    with path.open("rb") as raw:
+        compressed = raw.read(2) == b"\x1f\x8b"
+    count = 0
+    with (gzip.open(path, "rb") if compressed else path.open("rb")) as handle:  # bgzip is gzip
+        for line in handle:
+            if not line.startswith(b"#"):
+                break
+            count += 1
+    return count
+
+
 def vcf_calls(path: Path, sample: str | None = None) -> VariantCalls:
     import pysam
 
@@ -93,7 +108,7 @@ def vcf_calls(path: Path, sample: str | None = None) -> VariantCalls:
     except (ValueError, OSError) as error:
         raise SequenceInputError(f"{path}: not a VCF file ({str(error).split(' - ')[-1]})") from error
     with vcf:
-        header_lines = len(str(vcf.header).splitlines())
+        header_lines = _header_lines(path)
         contigs = [str(name) for name in vcf.header.contigs]
         if contigs and not set(contigs) & set(CONTIGS):
             raise SequenceInputError(
