@@ -27,8 +27,8 @@ from sequence_data import (
 
 from kg_builder.api import genotype, recommend
 from kg_builder.commands.cli import main
-from kg_builder.patients.mutations import parse_mutation
 from kg_builder.paths import EXAMPLES_DIR, TABLES_DIR
+from kg_builder.patients.mutations import parse_mutation
 from kg_builder.sequences.changes import Edit
 from kg_builder.sequences.genotype import genotype_files
 from kg_builder.sequences.reference import CDS_TABLE, GENOME, RESISTANCE_GENES, derive_cds_table, merlin
@@ -91,9 +91,8 @@ def test_a_consensus_genome_with_table5_mutations_gives_them_all_back_and_reads_
     path = _write(tmp_path, "genome.fasta", fasta({"consensus": genome_with(planted(TABLE5))}))
     found = genotype_files([path])
     assert sorted(c.notation for c in found.mutations) == sorted(TABLE5)
-    assert {gene_name for gene_name, codons in found.read.items() if len(codons) == len(gene(gene_name).protein)} == set(
-        RESISTANCE_GENES
-    )
+    whole = {name for name, codons in found.read.items() if len(codons) == len(gene(name).protein)}
+    assert whole == set(RESISTANCE_GENES)
 
 
 @pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse-complement"])
@@ -210,6 +209,12 @@ def test_a_variant_file_reads_only_its_calls_unless_the_genes_are_named(tmp_path
 # --- bad input ----------------------------------------------------------------------------
 
 
+OTHER_CONTIG = (
+    "##fileformat=VCFv4.2\n##contig=<ID=chr1,length=1000>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n"
+    "chr1\t5\t.\tA\tG\t.\tPASS\t.\n"
+)
+
+
 @pytest.mark.parametrize(
     ("name", "text", "expected"),
     [
@@ -219,8 +224,7 @@ def test_a_variant_file_reads_only_its_calls_unless_the_genes_are_named(tmp_path
         ("seq.fasta", "ACGT\n", "seq.fasta:1: not FASTA"),
         ("bad.fasta", ">r\nACGTJ\n", "bad.fasta:2: record 'r': 'J' is no nucleotide"),
         ("nowhere.fasta", ">far\n" + "ACGTTGCA" * 40 + "\n", "nowhere.fasta:1: record 'far' aligns to none"),
-        ("other.vcf", "##fileformat=VCFv4.2\n##contig=<ID=chr1,length=1000>\n#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\t"
-         "INFO\nchr1\t5\t.\tA\tG\t.\tPASS\t.\n", "not NC_006273.2"),  # fmt: skip
+        ("other.vcf", OTHER_CONTIG, "not NC_006273.2"),
     ],
 )
 def test_bad_sequence_files_are_named_with_exit_code_2(
@@ -255,7 +259,8 @@ def test_a_gene_read_in_part_never_gives_no_known_resistance_for_codons_not_read
     case = json.loads((EXAMPLES_DIR / "cases" / "mixed-ul97-ul54.json").read_text())
     _write(tmp_path, "part.fasta", fasta({"UL54 300-600": amplicon("UL54", [], 300, 600),
                                          "UL97 whole": amplicon("UL97", planted(["UL97:M460V"]))}))  # fmt: skip
-    _write(tmp_path, "whole.fasta", fasta({"UL54": amplicon("UL54", []), "UL97": amplicon("UL97", planted(["UL97:M460V"]))}))
+    ul97 = amplicon("UL97", planted(["UL97:M460V"]))
+    _write(tmp_path, "whole.fasta", fasta({"UL54": amplicon("UL54", []), "UL97": ul97}))
     for name, expected in (("part.fasta", "unknown"), ("whole.fasta", "no-known-resistance")):
         test = {"date": "2025-04-03", "specimen": "plasma", "sequence_files": [name]}
         record = _write(tmp_path, f"{name}.json", json.dumps({**case, "genotype_tests": [test]}))
@@ -337,7 +342,10 @@ def _decisions(recommendation: object) -> dict[str, object]:
     }
 
 
-@pytest.mark.parametrize("path", [c for c in CASES if "genotype_tests" in json.loads(c.read_text())], ids=lambda p: p.stem)
+WITH_TESTS = [case for case in CASES if json.loads(case.read_text()).get("genotype_tests")]
+
+
+@pytest.mark.parametrize("path", WITH_TESTS, ids=lambda p: p.stem)
 def test_a_worked_case_from_lab_files_gets_the_plan_of_its_hand_written_record(tmp_path: Path, path: Path) -> None:
     """Round trip (issue 15): every worked case's genotype, planted into sequence and read back by
     cmvrr genotype, gives the same plan as the record a clinician wrote by hand."""
