@@ -19,6 +19,7 @@ LAYERS: dict[str, int] = {
     "version": 0,
     "terms": 0,
     "patients": 1,
+    "sequences": 1,
     "knowledge": 2,
     "checks": 3,
     "decisions": 4,

@@ -362,3 +362,22 @@ def test_a_worked_case_from_lab_files_gets_the_plan_of_its_hand_written_record(t
     hand, files = json.loads(recommendations_json(by_hand)), json.loads(recommendations_json(from_files))
     hand, files = (h if isinstance(h, list) else [h] for h in (hand, files))
     assert [_decisions(h) for h in hand] == [_decisions(f) for f in files]
+
+
+def test_batch_reads_records_that_name_their_lab_files(tmp_path: Path) -> None:
+    """Batch mode: a JSON-lines record's sequence_files sit beside the .jsonl file; a record whose
+    file is bad fails alone, named, while the next one gets its plan."""
+    (tmp_path / "amplicons.fasta").write_text((SEQUENCES / "ul97-ul54-amplicons.fasta").read_text())
+    (tmp_path / "bad.fasta").write_text(">x\nACGTJ\n")
+    good = json.loads((SEQUENCES / "with-sequence-files.json").read_text())
+    good["genotype_tests"][0]["sequence_files"] = ["amplicons.fasta"]
+    bad = {**good, "id": "SEQ-BAD", "genotype_tests": [{**good["genotype_tests"][0], "sequence_files": ["bad.fasta"]}]}
+    cohort = _write(tmp_path, "cohort.jsonl", json.dumps(bad) + "\n" + json.dumps(good) + "\n")
+    out = tmp_path / "out.jsonl"
+    assert main(["recommend", "--batch", str(cohort), "--out", str(out)]) == 1  # one record failed
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) == 2
+    text = json.dumps(lines)
+    assert "bad.fasta:2: record 'x': 'J' is no nucleotide" in text
+    ok = [line for line in lines if "SEQ-MIXED" in json.dumps(line) and "options" in json.dumps(line)]
+    assert ok and "foscarnet" in json.dumps(ok[0])
