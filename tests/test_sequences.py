@@ -81,6 +81,14 @@ def test_translated_genes_are_the_shared_proteins_and_the_knowledge_graphs_lengt
         assert len(g.protein) == lengths[gene_name]
 
 
+def test_import_reference_rebuilds_the_packaged_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["import-reference", str(SHARED), "--out", str(tmp_path / "sources")]) == 0
+    for packaged in (GENOME, CDS_TABLE):
+        assert (tmp_path / "sources" / packaged.name).read_bytes() == packaged.read_bytes()
+    assert main(["import-reference", str(tmp_path)]) == 2  # no NC_006273.2 files there
+    assert "NC_006273.2.fasta: not found" in capsys.readouterr().err
+
+
 # --- FASTA ---------------------------------------------------------------------------------
 
 TABLE5 = ["UL97:M460V", "UL97:H520Q", "UL97:C592G", "UL97:A594V", "UL97:del601-603", "UL54:A809V",

@@ -73,6 +73,12 @@ def _epilog(command: str | None = None) -> str:
     return _EXIT_TABLE + "\n\nexamples:\n" + "\n".join(f"  {line}" for line in chosen) + "\n"
 
 
+def _sources_out(parser: argparse.ArgumentParser) -> None:
+    """The --out of the commands that rebuild ontology/sources/ from an outside source."""
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="where to write (default: the package's ontology/sources)")  # fmt: skip
+
+
 def _genotype_options(parser: argparse.ArgumentParser) -> None:
     """The options cmvrr genotype and recommend --genotype share."""
     parser.add_argument("--specimen", default=None, help="the specimen sequenced: plasma, whole-blood, ... "
@@ -220,8 +226,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     reference.add_argument("folder", type=Path, metavar="DIR", help="the folder holding NC_006273.2.fasta and .gff3")
-    reference.add_argument("--out", type=Path, default=None, metavar="DIR",
-                           help="where to write (default: the package's ontology/sources)")  # fmt: skip
+    _sources_out(reference)
     herpesdrg = commands.add_parser(
         "import-herpesdrg",
         help="rebuild the packaged second evidence source from a HerpesDRG database file",
@@ -235,8 +240,7 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     herpesdrg.add_argument("source", type=Path, metavar="FILE.tsv", help="the HerpesDRG database file")
-    herpesdrg.add_argument("--out", type=Path, default=None, metavar="DIR",
-                           help="where to write (default: the package's ontology/sources)")  # fmt: skip
+    _sources_out(herpesdrg)
     bench = commands.add_parser(
         "bench",
         help="measure the fast path against the baseline (pyshacl + rdflib) in the same run",
@@ -381,9 +385,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "import-reference":
         from ..sequences.reference import SOURCES_DIR, import_reference
 
-        for path in import_reference(args.folder, args.out or SOURCES_DIR):
-            print(f"wrote {path} ({path.stat().st_size:,} bytes)")
-        return 0
+        return _written(import_reference(args.folder, args.out or SOURCES_DIR), "text")
     if args.command == "serve":
         from .serve import serve
 
@@ -398,9 +400,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "import-herpesdrg":
         from ..knowledge.herpesdrg import SOURCES_DIR, write_derived
 
-        for path in write_derived(args.source, args.out or SOURCES_DIR):
-            print(f"wrote {path} ({path.stat().st_size:,} bytes)")
-        return 0
+        return _written(write_derived(args.source, args.out or SOURCES_DIR), "text")
     if args.command == "synth":
         return _synth(args.count, args.out, args.seed, args.force)
     if args.command == "vocab":
@@ -421,9 +421,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _build(out: Path, report_format: str) -> int:
+    return _written(write_release(out), report_format)
+
+
+def _written(written: list[Path], report_format: str) -> int:
+    """What a command wrote: one line per file (text) or the list (json)."""
     import json
 
-    written = write_release(out)
     if report_format == "json":
         print(json.dumps({"written": [str(path) for path in written]}, indent=2))
     else:

@@ -160,6 +160,7 @@ def import_reference(folder: Path, out_dir: Path = SOURCES_DIR) -> list[Path]:
         "derived_by": "cmvrr import-reference",
     }
     names = (GENOME.name, CDS_TABLE.name, PROVENANCE.name)
+    out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".importing-") as staging:
         shutil.copyfile(fasta, Path(staging) / GENOME.name)
         with (Path(staging) / CDS_TABLE.name).open("w", encoding="utf-8", newline="") as handle:
