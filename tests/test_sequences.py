@@ -389,3 +389,26 @@ def test_batch_reads_records_that_name_their_lab_files(tmp_path: Path) -> None:
     assert "bad.fasta:2: record 'x': 'J' is no nucleotide" in text
     ok = [line for line in lines if "SEQ-MIXED" in json.dumps(line) and "options" in json.dumps(line)]
     assert ok and "foscarnet" in json.dumps(ok[0])
+
+
+def test_a_bgzipped_vcf_reads_as_the_plain_one(tmp_path: Path) -> None:
+    import pysam
+
+    plain = SEQUENCES / "ngs-lofreq.vcf"
+    packed = tmp_path / "ngs-lofreq.vcf.gz"
+    pysam.tabix_compress(str(plain), str(packed))
+    assert _found([packed]) == {
+        name: {**entry, "source": entry["source"].replace(str(plain), str(packed))} for name, entry in _found([plain]).items()
+    }
+
+
+def test_a_vcf_of_several_samples_reads_the_one_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    one = vcf([Variant(planted(["UL97:C592G"])[0], 20.0, 500)], "ad-dp")
+    lines = one.splitlines()
+    lines[-2] += "\tsample2"  # the #CHROM line
+    lines[-1] += "\t0/1:100,400:500"  # sample2: 80%
+    path = _write(tmp_path, "two.vcf", "\n".join(lines) + "\n")
+    assert main(["genotype", str(path)]) == 2
+    assert "2 samples (sample1, sample2): choose one with --sample" in capsys.readouterr().err
+    assert _found([path], sample="sample2")["UL97:C592G"]["variant_fraction"] == 80.0
+    assert _found([path], sample="sample1")["UL97:C592G"]["variant_fraction"] == 20.0
