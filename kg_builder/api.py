@@ -70,15 +70,17 @@ def validate(source: PatientSource) -> FileReport:
 def genotype(
     files: Sequence[Path | str],
     sample: str | None = None,
-    min_fraction: float = 0.0,
+    min_fraction: float | None = None,
     genes_read_whole: Sequence[str] = (),
     **test: Any,
 ) -> dict[str, Any]:
     """Lab sequence files (FASTA, VCF, VarScan) as the genotype-test block of the patient record;
-    ``test`` adds the block's date, specimen, viral_load_iu_per_ml."""
-    from .sequences.genotype import genotype_block, genotype_files
+    ``test`` adds the block's date, specimen, viral_load_iu_per_ml. Calls below ``min_fraction``
+    percent (default sequences.genotype.MIN_FRACTION, 5) are named in the block, not used."""
+    from .sequences.genotype import MIN_FRACTION, genotype_block, genotype_files
 
-    found = genotype_files([Path(file) for file in files], sample, min_fraction, genes_read_whole)
+    threshold = MIN_FRACTION if min_fraction is None else min_fraction
+    found = genotype_files([Path(file) for file in files], sample, threshold, genes_read_whole)
     return genotype_block(found, **test)
 
 

@@ -31,7 +31,14 @@ from kg_builder.paths import EXAMPLES_DIR, TABLES_DIR
 from kg_builder.patients.mutations import parse_mutation
 from kg_builder.sequences.changes import Edit
 from kg_builder.sequences.genotype import genotype_files
-from kg_builder.sequences.reference import CDS_TABLE, GENOME, RESISTANCE_GENES, derive_cds_table, merlin
+from kg_builder.sequences.reference import (
+    CDS_TABLE,
+    GENOME,
+    RESISTANCE_GENES,
+    derive_cds_table,
+    merlin,
+    reverse_complement,
+)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference"
 SEQUENCES = EXAMPLES_DIR / "sequences"
@@ -137,6 +144,22 @@ def test_indels_and_stops_are_named_as_the_package_writes_them(tmp_path: Path, m
     assert list(found) == [str(name)] and found[str(name)]["consequence"] == consequence
 
 
+@pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse-complement"])
+@pytest.mark.parametrize(("first", "last"), [(592, 592), (590, 600), (560, 620), (400, 700)])
+def test_a_run_of_ns_is_not_read_and_no_deletion(tmp_path: Path, first: int, last: int, reverse: bool) -> None:
+    """Review finding: Ns over UL97 codons 590-600 came out as del590-600 (a resistance deletion)."""
+    g = gene("UL97")
+    sequence = list(amplicon("UL97", []))
+    low = min(g.positions) - 40
+    for index in range(3 * (first - 1), 3 * last):
+        sequence[g.positions[index] - low] = "N"
+    text = "".join(sequence)
+    path = _write(tmp_path, "n.fa", fasta({"n": reverse_complement(text) if reverse else text}))
+    found = genotype_files([path])
+    assert found.changes == []
+    assert found.coverage() == {"UL97": f"1-{first - 1},{last + 1}-707"}
+
+
 def test_a_synonymous_change_is_marked_and_is_no_mutation(tmp_path: Path) -> None:
     g = gene("UL97")
     codon = g.coding[3 * 591 : 3 * 592]  # TGC (C592): TGT is C too
@@ -203,9 +226,11 @@ def test_varscan_tables_and_min_fraction(tmp_path: Path) -> None:
     variants = [Variant(planted(["UL97:C592G"])[0], 45.0, 300), Variant(planted(["UL97:del591-594"])[0], 2.0, 300),
                 Variant(edits_for(parse_mutation("UL97:A594_595insG"))[0], 9.0, 300)]  # fmt: skip
     path = _write(tmp_path, "calls.tab", varscan_table(variants))
-    assert {n: e["variant_fraction"] for n, e in _found([path]).items()} == {
+    assert {n: e["variant_fraction"] for n, e in _found([path], min_fraction=0).items()} == {
         "UL97:C592G": 45.0, "UL97:del591-594": 2.0, "UL97:A594_595insG": 9.0}  # fmt: skip
-    assert set(_found([path], min_fraction=5)) == {"UL97:C592G", "UL97:A594_595insG"}
+    block = genotype([path])  # the default threshold, 5%: the 2% deletion is named, not used
+    assert {m["mutation"] for m in block["mutations"]} == {"UL97:C592G", "UL97:A594_595insG"}
+    assert block["below_threshold"] == [f"UL97:del591-594 2% ({path}:2)"]  # rows by position
 
 
 def test_a_variant_file_reads_only_its_calls_unless_the_genes_are_named(tmp_path: Path) -> None:
@@ -330,7 +355,8 @@ def _as_lab_files(case: dict[str, object], folder: Path) -> dict[str, object]:
             variants = [Variant(e, f if f is not None else 100.0) for n, f in zip(names, fractions, strict=True)
                         for e in edits_for(n)]  # fmt: skip
             _write(folder, f"test{number}.vcf", vcf(variants, "ad-dp"))
-            lab |= {"sequence_files": [f"test{number}.vcf"], "genes_tested": genes}
+            # the lab reported these fractions: its cut-off admitted them
+            lab |= {"sequence_files": [f"test{number}.vcf"], "genes_tested": genes, "min_fraction": 0}
         else:
             edits = [e for n in names for e in edits_for(n)]
             _write(folder, f"test{number}.fasta", fasta({g: amplicon(g, edits) for g in genes}))

@@ -13,6 +13,7 @@ from pathlib import Path
 from ..errors import EXIT_CODES, CmvrrError, RuntimeFailure, Terminated, error_text, shown
 from ..knowledge.release import FORMATS, write_release
 from ..paths import QUERIES_DIR
+from ..sequences.genotype import MIN_FRACTION
 from ..version import __version__
 
 _CMVRR = "https://w3id.org/cmv-rr/"
@@ -44,7 +45,7 @@ EXAMPLES = {
     "genotype": [
         "cmvrr genotype ontology/examples/sequences/ul97-ul54-amplicons.fasta",
         "cmvrr genotype ontology/examples/sequences/ngs-lofreq.vcf --genes UL97,UL54 --format json",
-        "cmvrr genotype ontology/examples/sequences/varscan.tab --min-fraction 5 --date 2025-04-03 --specimen plasma",
+        "cmvrr genotype ontology/examples/sequences/varscan.tab --min-fraction 2 --date 2025-04-03 --specimen plasma",
     ],
     "import-reference": ["cmvrr import-reference ../shared/reference/   # rebuild ontology/sources/NC_006273.2*"],
     "bench": ["cmvrr bench --sizes 250,1000", "cmvrr bench --format json"],
@@ -85,8 +86,9 @@ def _genotype_options(parser: argparse.ArgumentParser) -> None:
                         "(default: not stated)")  # fmt: skip
     parser.add_argument("--sample", default=None, metavar="ID", help="the VCF sample column to read "
                         "(default: the only one)")  # fmt: skip
-    parser.add_argument("--min-fraction", type=float, default=0.0, metavar="PERCENT",
-                        help="leave out calls below this variant fraction (default 0: every call made)")  # fmt: skip
+    parser.add_argument("--min-fraction", type=float, default=MIN_FRACTION, metavar="PERCENT",
+                        help="calls below this variant fraction are named, not used: the lab's validated "
+                        f"cut-off (default {MIN_FRACTION:g})")  # fmt: skip
     parser.add_argument("--genes", default="", metavar="UL97,UL54", help="genes sequenced whole (a variant file "
                         "lists differences only; default: only the codons of its calls count as read)")  # fmt: skip
 

@@ -22,7 +22,7 @@ from rdflib.namespace import RDF, RDFS
 
 from ..errors import CmvrrError
 from ..paths import TABLES_DIR
-from ..sequences.genotype import genotype_block, genotype_files
+from ..sequences.genotype import MIN_FRACTION, genotype_block, genotype_files
 from ..terms import CMVRR, boolean, date, decimal, integer, patient_iri, patient_name, string
 from .mutations import MUTATION_CLASS, MutationName, MutationSyntaxError, parse_mutation
 
@@ -112,7 +112,8 @@ def with_sequence_files(record: Mapping[str, Any], folder: Path) -> Mapping[str,
             continue
         whole = test.get("genes_tested", ())
         files = [folder / name for name in test["sequence_files"]]
-        found = genotype_block(genotype_files(files, genes_read_whole=whole))
+        threshold = test.get("min_fraction", MIN_FRACTION)
+        found = genotype_block(genotype_files(files, min_fraction=threshold, genes_read_whole=whole))
         merged = {**found, **test, "genes_tested": sorted({*found["genes_tested"], *whole})}
         merged["coverage"] = {**found["coverage"], **test.get("coverage", {})}
         merged["mutations"] = [*test.get("mutations", []), *found["mutations"]]

@@ -21,6 +21,11 @@ from .fasta import SequenceInputError, fasta_calls
 from .reference import RESISTANCE_GENES, merlin
 from .vcf import is_varscan, varscan_calls, vcf_calls
 
+# Calls below this variant fraction (percent) are named but not used. The guideline is silent on
+# a threshold (Table 3 only warns that subpopulations below 25% may be missed); NGS labs validate
+# theirs, commonly 1-10%, and a 0.5% call at high depth would otherwise stop a working drug. A
+# lab's own cut-off replaces it (--min-fraction, or the test's min_fraction).
+MIN_FRACTION = 5.0
 MAX_SEQUENCE_BYTES = 256 * 1024 * 1024  # a whole-genome VCF with every position is far smaller
 FASTA_SUFFIXES = (".fa", ".fasta", ".fas", ".fna", ".fsa", ".seq", ".txt")
 VCF_SUFFIXES = (".vcf", ".vcf.gz", ".bcf")
@@ -29,6 +34,8 @@ VCF_SUFFIXES = (".vcf", ".vcf.gz", ".bcf")
 @dataclass
 class Genotype:
     changes: list[AminoAcidChange] = field(default_factory=list)
+    below: list[AminoAcidChange] = field(default_factory=list)  # calls under the threshold: named, not used
+    stated: set[str] = field(default_factory=set)  # genes read whole by the user's word, not the file's
     read: dict[str, set[int]] = field(default_factory=dict)  # gene -> codons read (1-based)
     sources: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -104,11 +111,11 @@ def _text(path: Path) -> str:
 def genotype_files(
     paths: Sequence[Path],
     sample: str | None = None,
-    min_fraction: float = 0.0,
+    min_fraction: float = MIN_FRACTION,
     genes_read_whole: Iterable[str] = (),
 ) -> Genotype:
     """One genotype test from lab files (FASTA, VCF, VarScan); calls below ``min_fraction``
-    percent are left out (a call of unknown fraction is kept)."""
+    percent are named in ``below`` and not used (a call of unknown fraction is kept)."""
     reference = merlin()
     genotype = Genotype()
     whole = {gene.strip().upper() for gene in genes_read_whole}
@@ -117,6 +124,7 @@ def genotype_files(
         raise SequenceInputError(f"genes read whole: {', '.join(unknown)} is not one of {', '.join(RESISTANCE_GENES)}")
     for gene in whole:
         genotype.read[gene] = set(range(1, len(reference.genes[gene].protein) + 1))
+    genotype.stated = whole
     calls: list[Call] = []
     for path in map(_checked, paths):
         genotype.sources.append(str(path))
@@ -134,11 +142,18 @@ def genotype_files(
         if not whole:  # a variant file reads, for sure, only the codons of its calls
             _add_called(genotype, {p for call in variants.calls for e in call.edits for p in _edit_span(e)})
     dropped = [call for call in calls if call.fraction is not None and call.fraction < min_fraction]
-    if dropped:
-        genotype.notes.append(f"{len(dropped)} call(s) below {min_fraction:g}% left out (--min-fraction)")
     kept = [call for call in calls if call not in dropped]
     genotype.changes = _distinct([change for call in kept for change in amino_acid_changes(reference, call)])
+    below = _distinct([change for call in dropped for change in amino_acid_changes(reference, call)])
+    genotype.below = [change for change in below if not change.synonymous]
+    if dropped:
+        named = f": {', '.join(map(_with_fraction, genotype.below))}" if genotype.below else ""
+        genotype.notes.append(f"{len(dropped)} call(s) below the {min_fraction:g}% threshold not used{named}")
     return genotype
+
+
+def _with_fraction(change: AminoAcidChange) -> str:
+    return f"{change.notation} {change.fraction:g}%" if change.fraction is not None else change.notation
 
 
 def _edit_span(edit: Any) -> range:
@@ -189,6 +204,8 @@ def genotype_block(genotype: Genotype, **test: Any) -> dict[str, Any]:
     block["mutations"] = [_mutation_entry(change) for change in genotype.mutations]
     if genotype.synonymous:
         block["synonymous"] = [f"{c.notation} ({c.nucleotide_change})" for c in genotype.synonymous]
+    if genotype.below:
+        block["below_threshold"] = [f"{_with_fraction(c)} ({', '.join(c.sources)})" for c in genotype.below]
     block["source_files"] = genotype.sources
     return block
 
@@ -217,6 +234,7 @@ def genotype_text(genotype: Genotype) -> str:
         codons = genotype.read.get(gene, set())
         length = len(genes[gene].protein)
         state = "not read" if not codons else "whole gene" if len(codons) == length else "partly"
+        state += " (stated by --genes, not verified from the file)" if gene in genotype.stated else ""
         ranges = f" (codons {_ranges(codons)} of {length})" if codons and len(codons) < length else ""
         lines.append(f"  {gene:<5} {state}{ranges}")
     lines += ["", "Amino-acid changes:" if genotype.mutations else "Amino-acid changes: none"]
@@ -232,6 +250,7 @@ def genotype_text(genotype: Genotype) -> str:
 
 
 __all__ = [
+    "MIN_FRACTION",
     "Genotype",
     "SequenceInputError",
     "genotype_block",
