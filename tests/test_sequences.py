@@ -439,3 +439,17 @@ def test_a_vcf_of_several_samples_reads_the_one_named(tmp_path: Path, capsys: py
     assert "2 samples (sample1, sample2): choose one with --sample" in capsys.readouterr().err
     assert _found([path], sample="sample2")["UL97:C592G"]["variant_fraction"] == 80.0
     assert _found([path], sample="sample1")["UL97:C592G"]["variant_fraction"] == 20.0
+
+
+def test_the_plan_cautions_an_antiviral_whose_resistance_codons_were_not_read(tmp_path: Path) -> None:
+    """Review finding: with UL54 read at codons 300-600 only, 'start foscarnet' came with no word
+    that foscarnet's resistance codons (UL54 700-1000) were never read."""
+    case = json.loads((EXAMPLES_DIR / "cases" / "mixed-ul97-ul54.json").read_text())
+    ul97 = amplicon("UL97", planted(["UL97:M460V"]))
+    _write(tmp_path, "part.fasta", fasta({"UL54 300-600": amplicon("UL54", [], 300, 600), "UL97": ul97}))
+    test = {"date": "2025-04-03", "specimen": "plasma", "sequence_files": ["part.fasta"]}
+    [rec] = recommend(_write(tmp_path, "r.json", json.dumps({**case, "genotype_tests": [test]})))
+    foscarnet = next(option for option in rec.options if option.therapy == "foscarnet")
+    assert any("UL54 read only in part" in reason for reason in foscarnet.reasons)
+    [whole] = recommend(EXAMPLES_DIR / "cases" / "mixed-ul97-ul54.json")
+    assert not any("read only in part" in r for option in whole.options for r in option.reasons)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from functools import cache
 from typing import cast
@@ -246,6 +247,7 @@ def recommend_patients(
         [state] = states[key]
         genotypes = _genotype_history(history[key])
         context = _context(state, current[key], courses_of[key], _variant_fractions(genotypes), codons[key])
+        context = replace(context, unread=_unread(genes[key]))
         plan = build_plan(table4[key], lines, exclusions[key], findings[key], context, statements, regimens)
         advice, advised_exclusions = _advice(advice_rows[key], statements, _plan_conditions(plan, context))
         excluded = _merge_exclusions(plan, advised_exclusions)
@@ -297,6 +299,15 @@ def _codon_variants(rows: list[Row]) -> dict[str, list[str]]:
     for (drug, variant), labels in sorted(known.items()):
         found[drug].append(f"{variant} (at the codon of {', '.join(sorted(labels))})")
     return dict(found)
+
+
+def _unread(genes: list[Row]) -> dict[str, list[str]]:
+    """Canonical drug -> the genes read only in part, missing a codon of known resistance to it."""
+    unread: dict[str, list[str]] = defaultdict(list)
+    for row in genes:
+        if row.get("unreadCodons") == "true":
+            unread[canonical(local(row["drug"]))].append(local(row["gene"]))
+    return {drug: sorted(set(names)) for drug, names in unread.items()}
 
 
 def _context(

@@ -85,6 +85,8 @@ class PatientContext:
     variant_fractions: Mapping[str, str] = field(default_factory=dict)
     # canonical drug -> variants neither source knows at a codon of known resistance to it
     codon_variants: Mapping[str, list[str]] = field(default_factory=dict)
+    # canonical drug -> genes sequence data read only in part, missing a codon of known resistance to it
+    unread: Mapping[str, list[str]] = field(default_factory=dict)
 
     @property
     def refractory(self) -> bool:
@@ -635,6 +637,13 @@ def _option(
             f"caution: the infection is {failing}; Table 4 row {candidate.row} keeps it for this resistance "
             "pattern, so check the dose and consult an infectious diseases specialist (FAQ9 A-III); resistant "
             "subpopulations below 25% may be missed by genotyping (Table 3)"
+        )
+    unread = context.unread.get(canonical(candidate.therapy))
+    if unread and _kind(candidate) == "antiviral":
+        why.append(
+            f"caution: {', '.join(unread)} read only in part: codons where resistance to {candidate.therapy} is "
+            "known were not read; complete the genotype of the whole gene (a reference laboratory) before relying "
+            "on it"
         )
     why += [_cite(statements[key]) for key in cited]
     condition = candidate.condition

@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 
 from .reference import CODE, Gene, Reference, reverse_complement, translate
 
+IUPAC_BASES = {"R": "AG", "Y": "CT", "K": "GT", "M": "AC", "S": "CG", "W": "AT",
+               "B": "CGT", "D": "AGT", "H": "ACT", "V": "ACG"}  # fmt: skip
+
 
 @dataclass(frozen=True, order=True)
 class Edit:
@@ -44,7 +47,7 @@ class Call:
     source: str  # file:line, or file>record
     fraction: float | None = None  # percent of reads, where the input gives it
     depth: int | None = None
-    mixture: bool = False  # an IUPAC ambiguity code in a sequence: a minority variant of unknown fraction
+    mixture: str = ""  # the IUPAC code read ("K"): a minority variant of unknown fraction
 
 
 @dataclass(frozen=True)
@@ -195,15 +198,18 @@ def amino_acid_changes(reference: Reference, call: Call) -> list[AminoAcidChange
         coding = [c for c in (_coding_edit(gene, e) for e in touching) if c is not None]
         for group in _clusters(coding):
             nucleotides = nucleotide_text(sorted(e.edit for e in group))
+            if call.mixture:  # the code and what it stands for: the reference base was read too
+                nucleotides += f" (IUPAC {call.mixture}: {'/'.join(IUPAC_BASES[call.mixture])} read together)"
             for position, name, consequence, codon, _ in _translate_cluster(gene, group):
                 notation = f"{gene.name}:{name}"
-                found = (call.fraction, call.depth, call.mixture, (call.source,))
+                found = (call.fraction, call.depth, bool(call.mixture), (call.source,))
                 changes.append(AminoAcidChange(gene.name, position, notation, consequence, nucleotides, codon, *found))
     return changes
 
 
 __all__ = [
     "CONSEQUENCES",
+    "IUPAC_BASES",
     "AminoAcidChange",
     "Call",
     "Edit",

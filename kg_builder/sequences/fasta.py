@@ -20,6 +20,7 @@ from functools import cache
 from pathlib import Path
 
 from ..errors import CmvrrError
+from .changes import IUPAC_BASES as IUPAC
 from .changes import Call, Edit
 from .reference import RESISTANCE_GENES, Reference, merlin, reverse_complement
 
@@ -28,8 +29,6 @@ K = 15  # seed length: unique within the six regions, and no record shorter than
 MIN_SEEDS = 3  # seeds a record needs in a region to be aligned there
 GAP_OPEN, GAP_EXTEND = 10, 1  # match +2, mismatch -3
 MIN_IDENTITY = 0.8  # below this a placed record is reported as not aligning
-IUPAC = {"R": "AG", "Y": "CT", "K": "GT", "M": "AC", "S": "CG", "W": "AT",
-         "B": "CGT", "D": "AGT", "H": "ACT", "V": "ACG"}  # fmt: skip
 _NUCLEOTIDES = re.compile(r"[^ACGTURYKMSWBDHVN]")
 _GAPS = str.maketrans("", "", "-.* \t\r")  # an aligned FASTA's gaps, a trailing '*', stray spaces
 
@@ -156,10 +155,10 @@ def place_record(path: Path, record: Record) -> Placement:
             )
         read |= region_read
         calls.append(Call(tuple(edits), source))
-        for edit, bases in mixtures:
-            for base in bases:
+        for edit, code in mixtures:
+            for base in IUPAC[code]:
                 if base != edit.ref:
-                    calls.append(Call((*edits, Edit(edit.position, edit.ref, base)), source, mixture=True))
+                    calls.append(Call((*edits, Edit(edit.position, edit.ref, base)), source, mixture=code))
     return Placement(calls, read, reverse)
 
 
@@ -187,7 +186,7 @@ def _matrix() -> object:
 
 def _align(query: str, region: Region) -> tuple[list[Edit], list[tuple[Edit, str]], set[int], float]:
     """Semi-global alignment of ``query`` on the region: its edits, its mixtures (a reference base
-    and the bases an IUPAC code stands for), the genome positions read, the identity."""
+    and the IUPAC code read there), the genome positions read, the identity."""
     import parasail
 
     # A gap opens at 10, so that three substitutions side by side (one changed codon) are not
@@ -229,7 +228,7 @@ def _align(query: str, region: Region) -> tuple[list[Edit], list[tuple[Edit, str
                 read.add(position)
             elif base in IUPAC:
                 read.add(position)
-                mixtures.append((Edit(position, reference, reference), IUPAC[base]))
+                mixtures.append((Edit(position, reference, reference), base))
             elif base != "N":
                 read.add(position)
                 edits.append(Edit(position, reference, base))

@@ -138,6 +138,8 @@ def genotype_files(
         if variants.filtered:
             genotype.notes.append(f"{path}: {variants.filtered} record(s) in the genes failed a filter; left out")
         genotype.notes.extend(variants.warnings)
+        if variants.outside:
+            genotype.notes.append(f"{path}: {variants.outside} record(s) outside the six genes' coding sequences")
         calls.extend(variants.calls)
         if not whole:  # a variant file reads, for sure, only the codons of its calls
             _add_called(genotype, {p for call in variants.calls for e in call.edits for p in _edit_span(e)})
@@ -241,8 +243,9 @@ def genotype_text(genotype: Genotype) -> str:
     for change in genotype.mutations:
         fraction = f"{change.fraction:g}%" if change.fraction is not None else "mixture" if change.mixture else "-"
         depth = f"depth {change.depth}" if change.depth is not None else ""
+        codon = f" {change.codon_change}" if change.codon_change else ""
         lines.append(f"  {change.notation:<22} {change.consequence:<20} {fraction:>8}  {depth:<12} "
-                     f"{change.nucleotide_change}  [{', '.join(change.sources)}]")  # fmt: skip
+                     f"{change.nucleotide_change}{codon}  [{', '.join(change.sources)}]")  # fmt: skip
     if genotype.synonymous:
         lines.append(f"Synonymous (no amino-acid change): {', '.join(c.notation for c in genotype.synonymous)}")
     lines += [f"Note: {note}" for note in genotype.notes]
