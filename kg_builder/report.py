@@ -243,7 +243,9 @@ def _timeline_lines(rec: Recommendation) -> list[str]:
     for result in rec.genotype_history:
         load = f", {result.viral_load:g} IU/mL" if result.viral_load is not None else ""
         specimen = result.specimen or "specimen not stated"
-        lines.append(f"  {result.date} {specimen} ({', '.join(result.genes_tested)}{load})")
+        genes = [f"{gene} codons {result.coverage[gene]}" if gene in result.coverage else gene
+                 for gene in result.genes_tested]  # fmt: skip
+        lines.append(f"  {result.date} {specimen} ({', '.join(genes)}{load})")
         if result.note:
             lines.append(f"      {result.note}")
         for mutation in result.mutations:

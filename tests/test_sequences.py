@@ -236,7 +236,7 @@ def test_varscan_tables_and_min_fraction(tmp_path: Path) -> None:
 def test_a_variant_file_reads_only_its_calls_unless_the_genes_are_named(tmp_path: Path) -> None:
     path = _write(tmp_path, "c.vcf", vcf([Variant(planted(["UL97:C592G"])[0], 50.0)], "lofreq"))
     assert genotype([path])["coverage"] == {"UL97": "592-592"}
-    assert genotype([path], genes_read_whole=["UL97"])["coverage"] == {"UL97": "1-707"}
+    assert genotype([path], genes_read_whole=["UL97"])["coverage"] == {}  # read whole: no coverage needed
 
 
 # --- bad input ----------------------------------------------------------------------------
@@ -453,3 +453,19 @@ def test_the_plan_cautions_an_antiviral_whose_resistance_codons_were_not_read(tm
     assert any("UL54 read only in part" in reason for reason in foscarnet.reasons)
     [whole] = recommend(EXAMPLES_DIR / "cases" / "mixed-ul97-ul54.json")
     assert not any("read only in part" in r for option in whole.options for r in option.reasons)
+
+
+def test_a_later_test_that_did_not_read_the_codon_does_not_miss_the_mutation(tmp_path: Path) -> None:
+    """FAQ15 timeline with sequence data: a mutation counts as 'not found again' only on a later
+    test that read its codon (a UL97 amplicon of codons 500-650 says nothing about M460V)."""
+    case = json.loads((EXAMPLES_DIR / "cases" / "mixed-ul97-ul54.json").read_text())
+    first = {"date": "2025-04-03", "specimen": "plasma", "genes_tested": ["UL97", "UL54"], "mutations": ["UL97:M460V"]}
+    _write(tmp_path, "later-part.fasta", fasta({"UL97 500-650": amplicon("UL97", [], 500, 650)}))
+    _write(tmp_path, "later-whole.fasta", fasta({"UL97": amplicon("UL97", [])}))
+    for name, missed in (("later-part.fasta", False), ("later-whole.fasta", True)):
+        later = {"date": "2025-04-20", "specimen": "plasma", "sequence_files": [name]}
+        record = _write(tmp_path, f"{name}.json", json.dumps({**case, "genotype_tests": [first, later]}))
+        [rec] = recommend(record)
+        [m460v] = [m for m in rec.genotype_history[0].mutations if m.mutation.endswith("M460V")]
+        assert bool(m460v.not_seen_on) is missed, name
+        assert ("UL97" in rec.genotype_history[1].coverage) is (not missed)

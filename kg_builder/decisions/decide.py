@@ -677,16 +677,28 @@ def _genotype_history(rows: list[Row]) -> tuple[GenotypeResult, ...]:
     genes = {
         key: tuple(sorted({local(r["testedGene"]) for r in group if r["testedGene"]})) for key, group in tests.items()
     }
+    regions: dict[str, dict[str, list[tuple[int, int]]]] = {key: defaultdict(list) for key in tests}
+    for key, group in tests.items():
+        for r in group:
+            if r["regionGene"]:
+                regions[key][local(r["regionGene"])].append((int(str(r["fromCodon"])), int(str(r["toCodon"]))))
+
+    def read(test: str, gene: str, position: int | None) -> bool:
+        """Did ``test`` read this codon? A gene tested without covered regions was read whole."""
+        spans = regions[test].get(gene)
+        return gene in genes[test] and (not spans or position is None or any(a <= position <= b for a, b in spans))
+
     days = {key: int(str(group[0]["testDay"])) for key, group in tests.items()}
     history = []
     for key, group in tests.items():
         mutations = []
         for row in sorted((r for r in group if r["mutation"]), key=lambda r: str(r["mutation"])):
             gene = local(row["gene"])
+            position = int(str(row["position"])) if row.get("position") else None
             missed = tuple(
                 str(_date(str(days[later])))
                 for later in tests
-                if days[later] > days[key] and gene in genes[later] and str(row["mutation"]) not in found[later]
+                if days[later] > days[key] and read(later, gene, position) and str(row["mutation"]) not in found[later]
             )
             where = {str(_date(str(days[later]))): _specimen(tests[later][0]["specimen"]) for later in tests}
             mutations.append(_detected(row, gene, missed, where))
@@ -701,6 +713,7 @@ def _genotype_history(rows: list[Row]) -> tuple[GenotypeResult, ...]:
                 mutations=tuple(mutations),
                 note="" if mutations else f"no mutation found; resistant subpopulations below {limit}% may be missed "
                 "(Table 3)",
+                coverage={gene: ",".join(f"{a}-{b}" for a, b in sorted(spans)) for gene, spans in regions[key].items()},
             )
         )
     return tuple(history)

@@ -3,6 +3,7 @@ report.py writes as text, JSON and PROV Turtle."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -120,6 +121,7 @@ class GenotypeResult:
     viral_load: float | None
     mutations: tuple[DetectedMutation, ...]
     note: str = ""  # for a test that found nothing: what it cannot rule out (Table 3)
+    coverage: Mapping[str, str] = field(default_factory=dict)  # gene read in part -> codons read ("287-1013")
 
 
 @dataclass(frozen=True)

@@ -49,8 +49,9 @@ class Genotype:
         return [change for change in self.changes if change.synonymous]
 
     def coverage(self) -> dict[str, str]:
-        """Per gene read, its codons read as ranges ("1-707", "405-607,650-707")."""
-        return {gene: _ranges(codons) for gene, codons in sorted(self.read.items()) if codons}
+        """Per gene read in part, its codons read as ranges ("405-607,650-707"); a gene read whole
+        has none (the record's rule: a tested gene without coverage was read whole)."""
+        return {gene: _ranges(self.read[gene]) for gene in self.partly_read()}
 
     def partly_read(self) -> list[str]:
         genes = merlin().genes
