@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import difflib
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -21,7 +21,7 @@ from rdflib import Graph, URIRef
 from rdflib.namespace import RDF, RDFS
 
 from ..paths import TABLES_DIR
-from ..terms import CMVRR, boolean, date, decimal, integer, patient_iri, patient_name, string
+from ..terms import CMVRR, number_text, patient_iri, patient_name
 from .mutations import MUTATION_CLASS, MutationName, MutationSyntaxError, parse_mutation
 
 SCHEMA_PATH = Path(__file__).with_name("patient.schema.json")
@@ -72,10 +72,12 @@ def schema_errors(record: Any) -> list[jsonschema.ValidationError]:
         return sorted(schema_validator().iter_errors(record), key=lambda e: list(e.absolute_path))
 
 
-def records_graph(data: Any) -> tuple[Graph, list[InputProblem]]:
-    """One JSON record, or a list of them, as a patient graph and the structural problems found."""
+def records_ntriples(data: Any) -> tuple[bytes, list[InputProblem]]:
+    """One JSON record, or a list of them, as N-Triples and the structural problems found: the
+    batch's way, without building an rdflib graph (records_graph parses these lines)."""
     records = data if isinstance(data, list) else [data]
-    graph, problems = Graph(store="SimpleMemory"), []  # no named graphs needed: the faster store
+    lines: list[str] = []
+    problems: list[InputProblem] = []
     for index, record in enumerate(records):
         label = record.get("id", f"record {index + 1}") if isinstance(record, dict) else f"record {index + 1}"
         errors = schema_errors(record)
@@ -85,9 +87,23 @@ def records_graph(data: Any) -> tuple[Graph, list[InputProblem]]:
             if len(errors) > MAX_PROBLEMS:
                 problems.append(InputProblem(str(label), "/", f"and {len(errors) - MAX_PROBLEMS:,} more problems"))
             continue
-        record_problems = list(add_record(graph, record))
-        problems += record_problems
-    return graph, problems
+        writer = Triples()
+        problems += record_triples(writer, record)
+        lines += writer.lines
+    return "".join(lines).encode("utf-8"), problems
+
+
+def records_graph(data: Any) -> tuple[Graph, list[InputProblem]]:
+    """One JSON record, or a list of them, as a patient graph and the structural problems found."""
+    ntriples, problems = records_ntriples(data)
+    return ntriples_graph(ntriples), problems
+
+
+def ntriples_graph(ntriples: bytes) -> Graph:
+    """N-Triples as an rdflib graph (the API's and the reference path's graph type)."""
+    graph = Graph(store="SimpleMemory")  # no named graphs needed: the faster store
+    graph.parse(data=ntriples.decode("utf-8"), format="nt")
+    return graph
 
 
 def vocabulary() -> dict[str, tuple[str, ...]]:
@@ -150,77 +166,127 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
     return str(error.message)
 
 
-def add_record(graph: Graph, record: Mapping[str, Any]) -> Iterator[InputProblem]:
+# N-Triples terms: the one spelling of every value of a record in the patient graph. Literals are
+# written in the lexical form rdflib keeps when it parses them (numbers in their canonical xsd
+# form), so the bytes Oxigraph loads and the rdflib graph say the same (tests/test_record_ntriples.py).
+_XSD = "http://www.w3.org/2001/XMLSchema#"
+_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"})
+
+
+def _iri(text: str) -> str:
+    return f"<{text}>"
+
+
+def _literal(lexical: str, datatype: str) -> str:
+    return f'"{lexical.translate(_ESCAPES)}"^^<{_XSD}{datatype}>'
+
+
+def _string(text: str) -> str:
+    return _literal(text, "string")
+
+
+def _decimal(value: str | int | float) -> str:
+    """xsd:decimal in canonical lexical form ("1000.0"), which every RDF syntax writes alike."""
+    return _literal(number_text(str(value), "xsd"), "decimal")
+
+
+def _integer(value: int) -> str:
+    return _literal(str(int(value)), "integer")
+
+
+def _boolean(value: object) -> str:
+    return _literal("true" if value is True or value == "true" else "false", "boolean")
+
+
+def _date(text: str) -> str:
+    """xsd:date; a malformed date stays ill-typed so the shapes report it, never a crash."""
+    return _literal(text, "date")
+
+
+class Triples:
+    """Triples written as N-Triples lines: subject and predicate IRIs as text, the value an N-Triples
+    term (_iri(), _string(), _decimal(), ...)."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def add(self, subject: str, predicate: str, value: str) -> None:
+        self.lines.append(f"<{subject}> <{predicate}> {value} .\n")
+
+
+def record_triples(out: Triples, record: Mapping[str, Any]) -> list[InputProblem]:
+    """One record (schema-valid) as triples: THE mapping of the JSON record to the patient graph."""
     patient_id = record["id"]
     patient = patient_iri(patient_id)
-    add = graph.add
-    add((patient, RDF.type, CMVRR.Patient))
-    add((patient, RDFS.label, string(f"patient {patient_id}")))
+    problems: list[InputProblem] = []
+    add = out.add
+    add(patient, RDF.type, _iri(CMVRR.Patient))
+    add(patient, RDFS.label, _string(f"patient {patient_id}"))
     if "age_years" in record:
-        add((patient, CMVRR.ageYears, decimal(record["age_years"])))
+        add(patient, CMVRR.ageYears, _decimal(record["age_years"]))
     if transplant := record.get("transplant"):
-        node = URIRef(f"{patient}/transplant")
-        add((patient, CMVRR.hasTransplant, node))
-        add((node, RDF.type, CMVRR.Transplant))
+        node = f"{patient}/transplant"
+        add(patient, CMVRR.hasTransplant, _iri(node))
+        add(node, RDF.type, _iri(CMVRR.Transplant))
         if "donor" in transplant:
-            add((node, CMVRR.hasDonorType, CMVRR[f"donor-{transplant['donor']}"]))
+            add(node, CMVRR.hasDonorType, _iri(f"{CMVRR}donor-{transplant['donor']}"))
         if "t_cell_depleted" in transplant:
-            add((node, CMVRR.tCellDepleted, boolean(transplant["t_cell_depleted"])))
+            add(node, CMVRR.tCellDepleted, _boolean(transplant["t_cell_depleted"]))
         if "date" in transplant:
-            add((node, CMVRR.transplantDate, date(transplant["date"])))
+            add(node, CMVRR.transplantDate, _date(transplant["date"]))
     for site in record.get("disease_sites", []):
-        add((patient, CMVRR.hasDiseaseSite, CMVRR[site]))
+        add(patient, CMVRR.hasDiseaseSite, _iri(CMVRR + site))
     for number, course in enumerate(record.get("antivirals", []), start=1):
         unknown = _unknown_therapy(course["drug"], f"/antivirals/{number - 1}/drug", patient_id)
         if unknown:  # reported once, here, with the allowed names; the course says nothing else
-            yield unknown
+            problems.append(unknown)
             continue
-        node = URIRef(f"{patient}/antiviral/{number}")
-        add((patient, CMVRR.hasExposure, node))
-        add((node, RDF.type, CMVRR.AntiviralExposure))
-        add((node, CMVRR.exposureTherapy, CMVRR[course["drug"].strip().lower()]))
+        node = f"{patient}/antiviral/{number}"
+        add(patient, CMVRR.hasExposure, _iri(node))
+        add(node, RDF.type, _iri(CMVRR.AntiviralExposure))
+        add(node, CMVRR.exposureTherapy, _iri(CMVRR + course["drug"].strip().lower()))
         for key, predicate in (
             ("dose_mg_per_kg", CMVRR.doseMgPerKg),
             ("dose_mg", CMVRR.doseMg),
             ("interval_h", CMVRR.intervalHours),
         ):
             if key in course:
-                add((node, predicate, decimal(course[key])))
-        add((node, CMVRR.startDate, date(course["start"])))
+                add(node, predicate, _decimal(course[key]))
+        add(node, CMVRR.startDate, _date(course["start"]))
         if "end" in course:
-            add((node, CMVRR.endDate, date(course["end"])))
+            add(node, CMVRR.endDate, _date(course["end"]))
         if "intent" in course:
-            add((node, CMVRR.hasIntent, CMVRR[f"intent-{course['intent']}"]))
+            add(node, CMVRR.hasIntent, _iri(f"{CMVRR}intent-{course['intent']}"))
     for number, entry in enumerate(record.get("intolerance", []), start=1):
         unknown = _unknown_therapy(entry["drug"], f"/intolerance/{number - 1}/drug", patient_id)
         if unknown:
-            yield unknown
+            problems.append(unknown)
             continue
         # Table 4 rows 1-2, "If unacceptable drug toxicity": the drug, why, and a note.
-        node = URIRef(f"{patient}/intolerance/{number}")
-        add((patient, CMVRR.hasIntolerance, node))
-        add((node, RDF.type, CMVRR.DrugIntolerance))
-        add((node, CMVRR.intolerantTo, CMVRR[entry["drug"].strip().lower()]))
+        node = f"{patient}/intolerance/{number}"
+        add(patient, CMVRR.hasIntolerance, _iri(node))
+        add(node, RDF.type, _iri(CMVRR.DrugIntolerance))
+        add(node, CMVRR.intolerantTo, _iri(CMVRR + entry["drug"].strip().lower()))
         if "reason" in entry:
-            add((node, CMVRR.intoleranceReason, CMVRR[f"intolerance-{entry['reason']}"]))
+            add(node, CMVRR.intoleranceReason, _iri(f"{CMVRR}intolerance-{entry['reason']}"))
         if "note" in entry:
-            add((node, CMVRR.intoleranceNote, string(entry["note"])))
+            add(node, CMVRR.intoleranceNote, _string(entry["note"]))
     for number, load in enumerate(record.get("viral_loads", []), start=1):
-        node = URIRef(f"{patient}/viral-load/{number}")
-        add((patient, CMVRR.hasViralLoad, node))
-        add((node, RDF.type, CMVRR.ViralLoadMeasurement))
-        add((node, CMVRR.iuPerMl, decimal(load["iu_per_ml"])))
-        add((node, CMVRR.measuredOn, date(load["date"])))
+        node = f"{patient}/viral-load/{number}"
+        add(patient, CMVRR.hasViralLoad, _iri(node))
+        add(node, RDF.type, _iri(CMVRR.ViralLoadMeasurement))
+        add(node, CMVRR.iuPerMl, _decimal(load["iu_per_ml"]))
+        add(node, CMVRR.measuredOn, _date(load["date"]))
         if "specimen" in load:
-            add((node, CMVRR.hasSpecimen, CMVRR[f"specimen-{load['specimen']}"]))
+            add(node, CMVRR.hasSpecimen, _iri(f"{CMVRR}specimen-{load['specimen']}"))
         if "assay" in load:
-            add((node, CMVRR.assay, string(load["assay"])))
+            add(node, CMVRR.assay, _string(load["assay"]))
     for number, test in enumerate(record.get("genotype_tests", []), start=1):
-        yield from add_genotype_test(graph, patient, URIRef(f"{patient}/genotype-test/{number}"), test, number)
+        problems += add_genotype_test(out, patient, f"{patient}/genotype-test/{number}", test, number)
     if factors := record.get("host_factors"):
-        node = URIRef(f"{patient}/host-factors")
-        add((patient, CMVRR.hasHostFactors, node))
-        add((node, RDF.type, CMVRR.HostFactors))
+        node = f"{patient}/host-factors"
+        add(patient, CMVRR.hasHostFactors, _iri(node))
+        add(node, RDF.type, _iri(CMVRR.HostFactors))
         for key, predicate in (
             ("gvhd", CMVRR.hasGVHD),
             ("lymphopenia", CMVRR.hasLymphopenia),
@@ -228,58 +294,80 @@ def add_record(graph: Graph, record: Mapping[str, Any]) -> Iterator[InputProblem
             ("scid", CMVRR.hasSCID),
         ):
             if key in factors:
-                add((node, predicate, boolean(factors[key])))
+                add(node, predicate, _boolean(factors[key]))
         if "steroid_mg_per_kg_per_day" in factors:
-            add((node, CMVRR.steroidMgPerKgPerDay, decimal(factors["steroid_mg_per_kg_per_day"])))
+            add(node, CMVRR.steroidMgPerKgPerDay, _decimal(factors["steroid_mg_per_kg_per_day"]))
+    return problems
 
 
 def add_genotype_test(
-    graph: Graph, patient: URIRef, node: URIRef, test: Mapping[str, Any], number: int
-) -> Iterator[InputProblem]:
-    add = graph.add
-    add((patient, CMVRR.hasGenotypeTest, node))
-    add((node, RDF.type, CMVRR.GenotypeTest))
-    add((node, CMVRR.measuredOn, date(test["date"])))
+    out: Triples, patient: str, node: str, test: Mapping[str, Any], number: int
+) -> list[InputProblem]:
+    problems: list[InputProblem] = []
+    add = out.add
+    add(patient, CMVRR.hasGenotypeTest, _iri(node))
+    add(node, RDF.type, _iri(CMVRR.GenotypeTest))
+    add(node, CMVRR.measuredOn, _date(test["date"]))
     if "specimen" in test:
-        add((node, CMVRR.hasSpecimen, CMVRR[f"specimen-{test['specimen']}"]))
+        add(node, CMVRR.hasSpecimen, _iri(f"{CMVRR}specimen-{test['specimen']}"))
     if "viral_load_iu_per_ml" in test:
-        add((node, CMVRR.viralLoadAtTesting, decimal(test["viral_load_iu_per_ml"])))
+        add(node, CMVRR.viralLoadAtTesting, _decimal(test["viral_load_iu_per_ml"]))
     genes = [gene.strip().upper() for gene in test["genes_tested"]]
     for gene in genes:
-        add((node, CMVRR.geneTested, CMVRR[gene]))
+        add(node, CMVRR.geneTested, _iri(CMVRR + gene))
     only_gene = genes[0] if len(genes) == 1 else None
     for index, entry in enumerate(test.get("mutations", []), start=1):
         text, gene = (entry, only_gene) if isinstance(entry, str) else (entry["mutation"], entry.get("gene"))
         try:
             mutation = parse_mutation(text, gene)
         except MutationSyntaxError as error:
-            yield InputProblem(patient_name(patient), f"/genotype_tests/{number - 1}/mutations/{index - 1}", str(error))
+            problems.append(
+                InputProblem(patient_name(patient), f"/genotype_tests/{number - 1}/mutations/{index - 1}", str(error))
+            )
             continue
-        detection = URIRef(f"{node}/detection/{index}")
-        add((node, CMVRR.hasDetection, detection))
-        add((detection, RDF.type, CMVRR.MutationDetection))
-        add((detection, CMVRR.reportedNotation, string(text)))
-        add((detection, CMVRR.ofMutation, describe_mutation(graph, mutation)))
+        detection = f"{node}/detection/{index}"
+        add(node, CMVRR.hasDetection, _iri(detection))
+        add(detection, RDF.type, _iri(CMVRR.MutationDetection))
+        add(detection, CMVRR.reportedNotation, _string(text))
+        add(detection, CMVRR.ofMutation, _iri(mutation_triples(out, mutation)))
         if isinstance(entry, dict) and "variant_fraction" in entry:
-            add((detection, CMVRR.variantFraction, decimal(entry["variant_fraction"])))
+            add(detection, CMVRR.variantFraction, _decimal(entry["variant_fraction"]))
+    return problems
+
+
+def mutation_triples(out: Triples, mutation: MutationName) -> str:
+    """The mutation's knowledge-graph IRI, with the facts the shapes check (gene, position,
+    residues): a patient's record and the second source describe a mutation alike."""
+    node = CMVRR + mutation.local_name
+    out.add(node, RDF.type, _iri(MUTATION_CLASS[mutation.kind]))
+    out.add(node, CMVRR.inGene, _iri(CMVRR + mutation.gene))
+    out.add(node, CMVRR.aminoAcidPosition, _integer(mutation.position))
+    if mutation.kind == "deletion":
+        out.add(node, CMVRR.deletionEnd, _integer(mutation.end))
+        return node
+    if mutation.ref:  # an insertion written without its flanking residue has none
+        out.add(node, CMVRR.referenceResidue, _string(mutation.ref))
+    if mutation.kind == "insertion":
+        out.add(node, CMVRR.insertedResidues, _string(mutation.alt))
+    elif mutation.kind != "frameshift":
+        out.add(node, CMVRR.alternativeResidue, _string(mutation.alt))
+    return node
+
+
+def add_record(graph: Graph, record: Mapping[str, Any]) -> list[InputProblem]:
+    """record_triples into an rdflib graph (the tests' and the reference path's way)."""
+    out = Triples()
+    problems = record_triples(out, record)
+    graph.parse(data="".join(out.lines), format="nt")
+    return problems
 
 
 def describe_mutation(graph: Graph, mutation: MutationName) -> URIRef:
-    """The mutation's knowledge-graph IRI, with the facts the shapes check (gene, position, residues)."""
-    node = CMVRR[mutation.local_name]
-    graph.add((node, RDF.type, MUTATION_CLASS[mutation.kind]))
-    graph.add((node, CMVRR.inGene, CMVRR[mutation.gene]))
-    graph.add((node, CMVRR.aminoAcidPosition, integer(mutation.position)))
-    if mutation.kind == "deletion":
-        graph.add((node, CMVRR.deletionEnd, integer(mutation.end)))
-        return node
-    if mutation.ref:  # an insertion written without its flanking residue has none
-        graph.add((node, CMVRR.referenceResidue, string(mutation.ref)))
-    if mutation.kind == "insertion":
-        graph.add((node, CMVRR.insertedResidues, string(mutation.alt)))
-    elif mutation.kind != "frameshift":
-        graph.add((node, CMVRR.alternativeResidue, string(mutation.alt)))
-    return node
+    """mutation_triples into an rdflib graph (the second source's build)."""
+    out = Triples()
+    node = mutation_triples(out, mutation)
+    graph.parse(data="".join(out.lines), format="nt")
+    return URIRef(node)
 
 
 __all__ = [
@@ -287,10 +375,15 @@ __all__ = [
     "DONORS",
     "SCHEMA_PATH",
     "InputProblem",
+    "Triples",
     "add_genotype_test",
     "add_record",
     "describe_mutation",
+    "mutation_triples",
+    "ntriples_graph",
+    "record_triples",
     "records_graph",
+    "records_ntriples",
     "schema_errors",
     "schema_validator",
 ]
