@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Protocol
 
@@ -142,7 +142,8 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
-def _lexical(node: object) -> str | None:
+def rdflib_lexical(node: object) -> str | None:
+    """An rdflib answer's lexical form, numbers spelled one way (canonical_lexical)."""
     if node is None:
         return None
     datatype = getattr(node, "datatype", None)
@@ -173,7 +174,7 @@ class RdflibEngine:
     def select(self, query: str, bindings: Bindings) -> list[Row]:
         result = self.dataset.query(query, initBindings=dict(bindings))  # type: ignore[arg-type]
         names = [str(var) for var in result.vars or []]
-        return [{name: _lexical(row[name]) for name in names} for row in result]  # type: ignore[index, call-overload]
+        return [{name: rdflib_lexical(row[name]) for name in names} for row in result]  # type: ignore[index, call-overload]
 
 
 class OxigraphEngine:
@@ -237,8 +238,14 @@ def ox_lexical(term: object) -> str | None:
         return None
     if isinstance(term, pyoxigraph.Literal):
         datatype = term.datatype.value
-        return canonical_lexical(term.value, datatype) if datatype in NUMERIC_DATATYPES else term.value
+        return _number_lexical(term.value, datatype) if datatype in NUMERIC_DATATYPES else term.value
     return str(term.value)  # type: ignore[attr-defined]
+
+
+@lru_cache(maxsize=1 << 16)
+def _number_lexical(lexical: str, datatype: str) -> str:
+    """canonical_lexical, once per number: a batch's answers repeat the same few thousand."""
+    return canonical_lexical(lexical, datatype)
 
 
 ENGINES: dict[str, type[RdflibEngine] | type[OxigraphEngine]] = {"rdflib": RdflibEngine, "oxigraph": OxigraphEngine}
@@ -256,6 +263,7 @@ __all__ = [
     "patient_data",
     "patient_ntriples",
     "query_text",
+    "rdflib_lexical",
     "refuse_federation",
     "with_day_numbers",
     "with_values",

@@ -228,7 +228,8 @@ def read_json(path: Path, text: str) -> PatientInput:
         raise InputParseError(f"{path}: not valid JSON: {_first_line(error)}") from error
     except RecursionError as error:
         raise InputParseError(f"{path}: not a patient record: arrays or objects nested too deeply") from error
-    where = _unencodable(data)
+    # Only an escape (\ud800 ...) makes a lone surrogate; most texts hold none, and need no walk.
+    where = _unencodable(data) if _SURROGATE_ESCAPE.search(text) else None
     if where is not None:
         raise InputParseError(f"{path}: not valid text: a lone surrogate escape (\\ud800-\\udfff) at {where}")
     ntriples, problems = records_ntriples(data)
@@ -245,6 +246,7 @@ def _unencodable(data: object) -> str | None:
 
 
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 @dataclass(frozen=True)

@@ -13,16 +13,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
-import jsonschema
 from rdflib import Graph, URIRef
 from rdflib.namespace import RDF, RDFS
 
 from ..paths import TABLES_DIR
 from ..terms import CMVRR, number_text, patient_iri, patient_name
 from .mutations import MUTATION_CLASS, MutationName, MutationSyntaxError, parse_mutation
+
+if TYPE_CHECKING:  # jsonschema is imported only for a record the quick check rejects (a fifth of a cold start)
+    import jsonschema
 
 SCHEMA_PATH = Path(__file__).with_name("patient.schema.json")
 MAX_PROBLEMS = 20  # structural problems listed per record; the rest are counted
@@ -51,6 +53,8 @@ DONORS = _schema_enum("properties", "transplant", "properties", "donor")
 
 @cache
 def schema_validator() -> jsonschema.Draft202012Validator:
+    import jsonschema
+
     return jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
 
 
@@ -187,7 +191,8 @@ def _string(text: str) -> str:
 
 def _decimal(value: str | int | float) -> str:
     """xsd:decimal in canonical lexical form ("1000.0"), which every RDF syntax writes alike."""
-    return _literal(number_text(str(value), "xsd"), "decimal")
+    lexical = f"{value}.0" if type(value) is int else number_text(str(value), "xsd")  # most are whole numbers
+    return _literal(lexical, "decimal")
 
 
 def _integer(value: int) -> str:
@@ -201,6 +206,19 @@ def _boolean(value: object) -> str:
 def _date(text: str) -> str:
     """xsd:date; a malformed date stays ill-typed so the shapes report it, never a crash."""
     return _literal(text, "date")
+
+
+class _Iris:
+    """cmvrr: IRIs as plain text, each made once (rdflib's Namespace makes a new URIRef per use,
+    a fifth of the time it takes to write a record)."""
+
+    def __getattr__(self, name: str) -> str:
+        value = f"{CMVRR}{name}"
+        setattr(self, name, value)
+        return value
+
+
+IRI, NS, TYPE, LABEL = _Iris(), str(CMVRR), str(RDF.type), str(RDFS.label)
 
 
 class Triples:
@@ -220,43 +238,43 @@ def record_triples(out: Triples, record: Mapping[str, Any]) -> list[InputProblem
     patient = patient_iri(patient_id)
     problems: list[InputProblem] = []
     add = out.add
-    add(patient, RDF.type, _iri(CMVRR.Patient))
-    add(patient, RDFS.label, _string(f"patient {patient_id}"))
+    add(patient, TYPE, _iri(IRI.Patient))
+    add(patient, LABEL, _string(f"patient {patient_id}"))
     if "age_years" in record:
-        add(patient, CMVRR.ageYears, _decimal(record["age_years"]))
+        add(patient, IRI.ageYears, _decimal(record["age_years"]))
     if transplant := record.get("transplant"):
         node = f"{patient}/transplant"
-        add(patient, CMVRR.hasTransplant, _iri(node))
-        add(node, RDF.type, _iri(CMVRR.Transplant))
+        add(patient, IRI.hasTransplant, _iri(node))
+        add(node, TYPE, _iri(IRI.Transplant))
         if "donor" in transplant:
-            add(node, CMVRR.hasDonorType, _iri(f"{CMVRR}donor-{transplant['donor']}"))
+            add(node, IRI.hasDonorType, _iri(f"{NS}donor-{transplant['donor']}"))
         if "t_cell_depleted" in transplant:
-            add(node, CMVRR.tCellDepleted, _boolean(transplant["t_cell_depleted"]))
+            add(node, IRI.tCellDepleted, _boolean(transplant["t_cell_depleted"]))
         if "date" in transplant:
-            add(node, CMVRR.transplantDate, _date(transplant["date"]))
+            add(node, IRI.transplantDate, _date(transplant["date"]))
     for site in record.get("disease_sites", []):
-        add(patient, CMVRR.hasDiseaseSite, _iri(CMVRR + site))
+        add(patient, IRI.hasDiseaseSite, _iri(NS + site))
     for number, course in enumerate(record.get("antivirals", []), start=1):
         unknown = _unknown_therapy(course["drug"], f"/antivirals/{number - 1}/drug", patient_id)
         if unknown:  # reported once, here, with the allowed names; the course says nothing else
             problems.append(unknown)
             continue
         node = f"{patient}/antiviral/{number}"
-        add(patient, CMVRR.hasExposure, _iri(node))
-        add(node, RDF.type, _iri(CMVRR.AntiviralExposure))
-        add(node, CMVRR.exposureTherapy, _iri(CMVRR + course["drug"].strip().lower()))
+        add(patient, IRI.hasExposure, _iri(node))
+        add(node, TYPE, _iri(IRI.AntiviralExposure))
+        add(node, IRI.exposureTherapy, _iri(NS + course["drug"].strip().lower()))
         for key, predicate in (
-            ("dose_mg_per_kg", CMVRR.doseMgPerKg),
-            ("dose_mg", CMVRR.doseMg),
-            ("interval_h", CMVRR.intervalHours),
+            ("dose_mg_per_kg", IRI.doseMgPerKg),
+            ("dose_mg", IRI.doseMg),
+            ("interval_h", IRI.intervalHours),
         ):
             if key in course:
                 add(node, predicate, _decimal(course[key]))
-        add(node, CMVRR.startDate, _date(course["start"]))
+        add(node, IRI.startDate, _date(course["start"]))
         if "end" in course:
-            add(node, CMVRR.endDate, _date(course["end"]))
+            add(node, IRI.endDate, _date(course["end"]))
         if "intent" in course:
-            add(node, CMVRR.hasIntent, _iri(f"{CMVRR}intent-{course['intent']}"))
+            add(node, IRI.hasIntent, _iri(f"{NS}intent-{course['intent']}"))
     for number, entry in enumerate(record.get("intolerance", []), start=1):
         unknown = _unknown_therapy(entry["drug"], f"/intolerance/{number - 1}/drug", patient_id)
         if unknown:
@@ -264,39 +282,39 @@ def record_triples(out: Triples, record: Mapping[str, Any]) -> list[InputProblem
             continue
         # Table 4 rows 1-2, "If unacceptable drug toxicity": the drug, why, and a note.
         node = f"{patient}/intolerance/{number}"
-        add(patient, CMVRR.hasIntolerance, _iri(node))
-        add(node, RDF.type, _iri(CMVRR.DrugIntolerance))
-        add(node, CMVRR.intolerantTo, _iri(CMVRR + entry["drug"].strip().lower()))
+        add(patient, IRI.hasIntolerance, _iri(node))
+        add(node, TYPE, _iri(IRI.DrugIntolerance))
+        add(node, IRI.intolerantTo, _iri(NS + entry["drug"].strip().lower()))
         if "reason" in entry:
-            add(node, CMVRR.intoleranceReason, _iri(f"{CMVRR}intolerance-{entry['reason']}"))
+            add(node, IRI.intoleranceReason, _iri(f"{NS}intolerance-{entry['reason']}"))
         if "note" in entry:
-            add(node, CMVRR.intoleranceNote, _string(entry["note"]))
+            add(node, IRI.intoleranceNote, _string(entry["note"]))
     for number, load in enumerate(record.get("viral_loads", []), start=1):
         node = f"{patient}/viral-load/{number}"
-        add(patient, CMVRR.hasViralLoad, _iri(node))
-        add(node, RDF.type, _iri(CMVRR.ViralLoadMeasurement))
-        add(node, CMVRR.iuPerMl, _decimal(load["iu_per_ml"]))
-        add(node, CMVRR.measuredOn, _date(load["date"]))
+        add(patient, IRI.hasViralLoad, _iri(node))
+        add(node, TYPE, _iri(IRI.ViralLoadMeasurement))
+        add(node, IRI.iuPerMl, _decimal(load["iu_per_ml"]))
+        add(node, IRI.measuredOn, _date(load["date"]))
         if "specimen" in load:
-            add(node, CMVRR.hasSpecimen, _iri(f"{CMVRR}specimen-{load['specimen']}"))
+            add(node, IRI.hasSpecimen, _iri(f"{NS}specimen-{load['specimen']}"))
         if "assay" in load:
-            add(node, CMVRR.assay, _string(load["assay"]))
+            add(node, IRI.assay, _string(load["assay"]))
     for number, test in enumerate(record.get("genotype_tests", []), start=1):
         problems += add_genotype_test(out, patient, f"{patient}/genotype-test/{number}", test, number)
     if factors := record.get("host_factors"):
         node = f"{patient}/host-factors"
-        add(patient, CMVRR.hasHostFactors, _iri(node))
-        add(node, RDF.type, _iri(CMVRR.HostFactors))
+        add(patient, IRI.hasHostFactors, _iri(node))
+        add(node, TYPE, _iri(IRI.HostFactors))
         for key, predicate in (
-            ("gvhd", CMVRR.hasGVHD),
-            ("lymphopenia", CMVRR.hasLymphopenia),
-            ("car_t", CMVRR.receivedCarT),
-            ("scid", CMVRR.hasSCID),
+            ("gvhd", IRI.hasGVHD),
+            ("lymphopenia", IRI.hasLymphopenia),
+            ("car_t", IRI.receivedCarT),
+            ("scid", IRI.hasSCID),
         ):
             if key in factors:
                 add(node, predicate, _boolean(factors[key]))
         if "steroid_mg_per_kg_per_day" in factors:
-            add(node, CMVRR.steroidMgPerKgPerDay, _decimal(factors["steroid_mg_per_kg_per_day"]))
+            add(node, IRI.steroidMgPerKgPerDay, _decimal(factors["steroid_mg_per_kg_per_day"]))
     return problems
 
 
@@ -305,16 +323,16 @@ def add_genotype_test(
 ) -> list[InputProblem]:
     problems: list[InputProblem] = []
     add = out.add
-    add(patient, CMVRR.hasGenotypeTest, _iri(node))
-    add(node, RDF.type, _iri(CMVRR.GenotypeTest))
-    add(node, CMVRR.measuredOn, _date(test["date"]))
+    add(patient, IRI.hasGenotypeTest, _iri(node))
+    add(node, TYPE, _iri(IRI.GenotypeTest))
+    add(node, IRI.measuredOn, _date(test["date"]))
     if "specimen" in test:
-        add(node, CMVRR.hasSpecimen, _iri(f"{CMVRR}specimen-{test['specimen']}"))
+        add(node, IRI.hasSpecimen, _iri(f"{NS}specimen-{test['specimen']}"))
     if "viral_load_iu_per_ml" in test:
-        add(node, CMVRR.viralLoadAtTesting, _decimal(test["viral_load_iu_per_ml"]))
+        add(node, IRI.viralLoadAtTesting, _decimal(test["viral_load_iu_per_ml"]))
     genes = [gene.strip().upper() for gene in test["genes_tested"]]
     for gene in genes:
-        add(node, CMVRR.geneTested, _iri(CMVRR + gene))
+        add(node, IRI.geneTested, _iri(NS + gene))
     only_gene = genes[0] if len(genes) == 1 else None
     for index, entry in enumerate(test.get("mutations", []), start=1):
         text, gene = (entry, only_gene) if isinstance(entry, str) else (entry["mutation"], entry.get("gene"))
@@ -326,31 +344,31 @@ def add_genotype_test(
             )
             continue
         detection = f"{node}/detection/{index}"
-        add(node, CMVRR.hasDetection, _iri(detection))
-        add(detection, RDF.type, _iri(CMVRR.MutationDetection))
-        add(detection, CMVRR.reportedNotation, _string(text))
-        add(detection, CMVRR.ofMutation, _iri(mutation_triples(out, mutation)))
+        add(node, IRI.hasDetection, _iri(detection))
+        add(detection, TYPE, _iri(IRI.MutationDetection))
+        add(detection, IRI.reportedNotation, _string(text))
+        add(detection, IRI.ofMutation, _iri(mutation_triples(out, mutation)))
         if isinstance(entry, dict) and "variant_fraction" in entry:
-            add(detection, CMVRR.variantFraction, _decimal(entry["variant_fraction"]))
+            add(detection, IRI.variantFraction, _decimal(entry["variant_fraction"]))
     return problems
 
 
 def mutation_triples(out: Triples, mutation: MutationName) -> str:
     """The mutation's knowledge-graph IRI, with the facts the shapes check (gene, position,
     residues): a patient's record and the second source describe a mutation alike."""
-    node = CMVRR + mutation.local_name
-    out.add(node, RDF.type, _iri(MUTATION_CLASS[mutation.kind]))
-    out.add(node, CMVRR.inGene, _iri(CMVRR + mutation.gene))
-    out.add(node, CMVRR.aminoAcidPosition, _integer(mutation.position))
+    node = NS + mutation.local_name
+    out.add(node, TYPE, _iri(MUTATION_CLASS[mutation.kind]))
+    out.add(node, IRI.inGene, _iri(NS + mutation.gene))
+    out.add(node, IRI.aminoAcidPosition, _integer(mutation.position))
     if mutation.kind == "deletion":
-        out.add(node, CMVRR.deletionEnd, _integer(mutation.end))
+        out.add(node, IRI.deletionEnd, _integer(mutation.end))
         return node
     if mutation.ref:  # an insertion written without its flanking residue has none
-        out.add(node, CMVRR.referenceResidue, _string(mutation.ref))
+        out.add(node, IRI.referenceResidue, _string(mutation.ref))
     if mutation.kind == "insertion":
-        out.add(node, CMVRR.insertedResidues, _string(mutation.alt))
+        out.add(node, IRI.insertedResidues, _string(mutation.alt))
     elif mutation.kind != "frameshift":
-        out.add(node, CMVRR.alternativeResidue, _string(mutation.alt))
+        out.add(node, IRI.alternativeResidue, _string(mutation.alt))
     return node
 
 
