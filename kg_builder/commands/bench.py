@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rdflib import Dataset, Graph, URIRef
+from rdflib import Graph, URIRef
 from rdflib.plugins.sparql import prepareQuery
 from rdflib.plugins.sparql.sparql import Query
 
@@ -35,14 +35,13 @@ from ..checks.findings import Finding
 from ..checks.shacl import report_findings
 from ..checks.validate import fast_validator, patient_shapes, validate_input
 from ..decisions.decide import recommend_patients
-from ..decisions.engines import Bindings, OxigraphEngine, Row, patient_data, rdflib_lexical
-from ..knowledge.graph import knowledge, validation_context
-from ..knowledge.herpesdrg import decision_slice_ntriples
+from ..decisions.engines import Bindings, OxigraphEngine, Row, patient_data, rdflib_lexical, reference_dataset
+from ..knowledge.graph import validation_context
 from ..paths import EXAMPLES_DIR
 from ..patients.readers import PatientInput, WorkItem, read_patient_file
 from ..pipeline import evaluate, warnings_of
 from ..report import recommendation_dict
-from ..terms import HERPESDRG_GRAPH, KNOWLEDGE_GRAPH, patient_graph_iri
+from ..terms import patient_graph_iri
 from .batch import chunked, process_chunk, warm_caches
 from .synth import synthetic_patients
 
@@ -75,12 +74,7 @@ class ReferenceStore:
     name = "rdflib"
 
     def __init__(self) -> None:
-        self.dataset = Dataset()
-        target = self.dataset.graph(KNOWLEDGE_GRAPH)
-        for triple in knowledge():
-            target.add(triple)
-            self.dataset.default_graph.add(triple)
-        self.dataset.graph(HERPESDRG_GRAPH).parse(data=decision_slice_ntriples(), format="nt")
+        self.dataset = reference_dataset()
         self.data_graph = Graph() + validation_context()
         self.prepared: dict[str, Query] = {}
         self._graphs: list[URIRef] = []

@@ -150,21 +150,27 @@ def rdflib_lexical(node: object) -> str | None:
     return canonical_lexical(str(node), str(datatype) if datatype else None)
 
 
+def reference_dataset() -> Dataset:
+    """The knowledge in an rdflib dataset, as the reference engine queries it."""
+    dataset = Dataset()
+    target = dataset.graph(KNOWLEDGE_GRAPH)
+    for triple in knowledge():
+        target.add(triple)
+        # Also in the default graph, so that queries written for the release file
+        # (queries/table5-mutations.rq, ...) run unchanged.
+        dataset.default_graph.add(triple)
+    dataset.graph(HERPESDRG_GRAPH).parse(data=decision_slice_ntriples(), format="nt")
+    return dataset
+
+
 class RdflibEngine:
     """The reference engine: rdflib's SPARQL over an in-memory dataset."""
 
     name = "rdflib"
 
     def __init__(self, patients: Mapping[URIRef, bytes]) -> None:
-        """``patients``: named graph IRI -> the patient's N-Triples (patient_ntriples)."""
-        self.dataset = Dataset()
-        target = self.dataset.graph(KNOWLEDGE_GRAPH)
-        for triple in knowledge():
-            target.add(triple)
-            # Also in the default graph, so that queries written for the release file
-            # (queries/table5-mutations.rq, ...) run unchanged.
-            self.dataset.default_graph.add(triple)
-        self.dataset.graph(HERPESDRG_GRAPH).parse(data=decision_slice_ntriples(), format="nt")
+        """``patients``: named graph IRI -> the patient's N-Triples (patient_data)."""
+        self.dataset = reference_dataset()
         for iri, data in patients.items():
             self.dataset.graph(iri).parse(data=data, format="nt")
 
@@ -264,6 +270,7 @@ __all__ = [
     "patient_ntriples",
     "query_text",
     "rdflib_lexical",
+    "reference_dataset",
     "refuse_federation",
     "with_day_numbers",
     "with_values",
