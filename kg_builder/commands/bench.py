@@ -256,7 +256,7 @@ def _work_items(records: Iterable[dict[str, Any]]) -> list[WorkItem]:
 
 
 def run_bench(
-    sizes: Sequence[int] = (250, 1000), baseline_sizes: Sequence[int] = (250,), repeat: int = 7
+    sizes: Sequence[int] = (250, 1000), baseline_sizes: Sequence[int] = (25,), repeat: int = 7
 ) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     warm_caches()

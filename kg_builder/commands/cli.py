@@ -193,8 +193,8 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     bench.add_argument("--sizes", default="250,1000", metavar="N,N", help="batch sizes (default 250,1000)")
-    bench.add_argument("--baseline-sizes", default="250", metavar="N,N",
-                       help="batch sizes the baseline is measured at (default 250; 1,000 takes minutes)")  # fmt: skip
+    bench.add_argument("--baseline-sizes", default="25", metavar="N,N",
+                       help="batch sizes the baseline is measured at (default 25: seconds a patient)")  # fmt: skip
     bench.add_argument("--format", choices=("text", "json"), default="text", help="output (default text)")
     serve = commands.add_parser(
         "serve",
