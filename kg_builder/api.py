@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rdflib import RDF, Graph, URIRef
+from rdflib import Graph, URIRef
 
 from .checks.findings import FileReport
 from .checks.validate import validate_input
@@ -15,7 +15,7 @@ from .decisions.model import Recommendation
 from .errors import CmvrrError
 from .knowledge.graph import release_graph
 from .patients.readers import PatientInput, read_patient_file, read_patient_text
-from .patients.record import add_genotype_test
+from .patients.record import Triples, add_genotype_test
 from .pipeline import evaluate
 from .terms import CMVRR
 
@@ -86,15 +86,16 @@ def genotype(
 
 def with_genotype_test(item: PatientInput, test: Mapping[str, Any]) -> PatientInput:
     """The patient with one more genotype test (a block of the record, as genotype() gives it)."""
-    patients = sorted(set(item.graph.subjects(RDF.type, CMVRR.Patient)), key=str)
-    if len(patients) != 1 or not isinstance(patients[0], URIRef):
-        raise CmvrrError(f"{item.source}: a genotype test joins one patient; this input holds {len(patients)}")
-    patient = patients[0]
+    if len(item.patients) != 1:
+        raise CmvrrError(f"{item.source}: a genotype test joins one patient; this input holds {len(item.patients)}")
+    patient = URIRef(item.patients[0])
     number = len(set(item.graph.objects(patient, CMVRR.hasGenotypeTest))) + 1
     while (URIRef(f"{patient}/genotype-test/{number}"), None, None) in item.graph:
         number += 1
-    problems = list(add_genotype_test(item.graph, patient, URIRef(f"{patient}/genotype-test/{number}"), test, number))
-    return PatientInput(item.source, item.graph, [*item.problems, *problems])
+    out = Triples()
+    problems = add_genotype_test(out, str(patient), f"{patient}/genotype-test/{number}", test, number)
+    ntriples = item.ntriples + "".join(out.lines).encode("utf-8")
+    return PatientInput(item.source, problems=[*item.problems, *problems], ntriples=ntriples)
 
 
 def recommend(

@@ -3,11 +3,11 @@ mode and the cohort store all go through here, so the three cannot drift apart."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .checks.chunks import isolated_chunks, patients_of
+from .checks.chunks import isolated_chunks
 from .checks.findings import FileReport, PatientReport
 from .checks.validate import validate_chunk, validate_input
 from .decisions.decide import recommend_graph, recommend_graphs
@@ -19,9 +19,14 @@ from .terms import patient_name
 Lines = list[dict[str, Any]]
 
 
-def warnings_of(report: FileReport) -> tuple[str, ...]:
-    """What a conforming input's report asks the reader to weigh, shown with its recommendations."""
-    return tuple(f"{f.focus}: {f.message}" for p in report.patients for f in p.findings if f.severity != "Violation")
+def warnings_of(report: FileReport) -> Callable[[str], tuple[str, ...]]:
+    """What a conforming input's report asks the reader to weigh, by patient: each patient's
+    recommendations show its own warnings only, whatever file it came in."""
+    by_patient = {
+        p.patient: tuple(f"{f.focus}: {f.message}" for f in p.findings if f.severity != "Violation")
+        for p in report.patients
+    }
+    return lambda patient: by_patient.get(patient, ())
 
 
 def evaluate(
@@ -31,7 +36,7 @@ def evaluate(
     report = validate_input(item, validator=validator)
     if not report.conforms:
         return report, ()
-    return report, tuple(recommend_graph(item.graph, engine, warnings_of(report)))
+    return report, tuple(recommend_graph(item, engine, warnings_of(report)))
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,7 @@ def evaluate_chunk(items: Sequence[WorkItem], engine: str = "oxigraph") -> list[
             read.append((index, item.read()))
         except Exception as error:  # any failure is this item's, never the batch's
             outcomes[index] = Outcome([_error_line(item, error)])
-    for chunk in isolated_chunks([patient.graph for _, patient in read]):
+    for chunk in isolated_chunks([patient for _, patient in read]):
         for index, outcome in _evaluate_together([read[position] for position in chunk], items, engine):
             outcomes[index] = outcome
     return outcomes
@@ -71,7 +76,7 @@ def _evaluate_together(
             return [(members[0][0], Outcome([_error_line(items[members[0][0]], error)]))]
         return [answer for member in members for answer in _evaluate_together([member], items, engine)]
     answers: list[tuple[int, Outcome]] = []
-    conforming: list[tuple[int, PatientInput, tuple[str, ...]]] = []
+    conforming: list[tuple[int, PatientInput, Callable[[str], tuple[str, ...]]]] = []
     for (index, patient), report in zip(members, reports, strict=True):
         if report.conforms:
             conforming.append((index, patient, warnings_of(report)))
@@ -91,18 +96,15 @@ def _evaluate_together(
 
 
 def _recommend(
-    conforming: list[tuple[int, PatientInput, tuple[str, ...]]], engine: str
+    conforming: list[tuple[int, PatientInput, Callable[[str], tuple[str, ...]]]], engine: str
 ) -> list[tuple[int, PatientInput, tuple[Recommendation, ...] | Exception]]:
     """Recommendations per item, all items in one store; if that fails (an input the engine
     cannot take), item by item, so that only the bad item records the error."""
     item_of = {patient_name(root): position for position, (_, patient, _) in enumerate(conforming)
-               for root in patients_of(patient.graph)}  # fmt: skip
+               for root in patient.patients}  # fmt: skip
     try:
         recommendations = recommend_graphs(
-            [patient.graph for _, patient, _ in conforming],
-            engine,
-            lambda key: conforming[item_of[key]][2],
-            [patient.ntriples for _, patient, _ in conforming],
+            [patient for _, patient, _ in conforming], engine, lambda key: conforming[item_of[key]][2](key)
         )
     except Exception as error:  # as above
         if len(conforming) == 1:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import fields, is_dataclass
+from functools import cache
 from typing import Any
 
 from rdflib import Graph, Literal, URIRef
@@ -64,17 +65,28 @@ def validation_text(reports: Sequence[FileReport]) -> str:
 
 
 def asdict(value: Any) -> Any:
-    """dataclasses.asdict without its deep copies (every value here is immutable already): the
-    same result, 5x faster, which batch mode feels."""
-    if value is None or isinstance(value, (str, int, float)):
+    """dataclasses.asdict without its deep copies (every value here is immutable already) and
+    with each class's field names looked up once: the same result, many times faster, which
+    batch mode feels."""
+    kind = type(value)
+    if kind in _ATOMS:
         return value
-    if is_dataclass(value):
-        return {field.name: asdict(getattr(value, field.name)) for field in fields(value)}
+    names = _field_names(kind)  # type: ignore[arg-type]
+    if names is not None:
+        return {name: asdict(getattr(value, name)) for name in names}
     if isinstance(value, (tuple, list)):
-        return type(value)(asdict(item) for item in value)
+        return kind(asdict(item) for item in value)
     if isinstance(value, dict):
         return {key: asdict(item) for key, item in value.items()}
     return value
+
+
+_ATOMS = frozenset({str, int, float, bool, type(None)})
+
+
+@cache
+def _field_names(kind: type) -> tuple[str, ...] | None:
+    return tuple(field.name for field in fields(kind)) if is_dataclass(kind) else None
 
 
 def _course_dict(course: RefractoryStatus) -> dict[str, Any]:

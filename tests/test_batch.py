@@ -83,15 +83,22 @@ def test_synth_is_seeded_and_valid(tmp_path: Path) -> None:
 
 
 def test_bench_reports_every_measure_beside_its_baseline() -> None:
-    """The benchmark itself runs (tiny sizes here; the figures come from `cmvrr bench`)."""
+    """The benchmark itself runs (tiny sizes here; the figures come from `cmvrr bench`): the
+    baseline's answers are checked equal to cmvrr's inside it, measured sizes say so, larger
+    ones say they are extrapolated, and every row carries the load average."""
     from kg_builder.commands.bench import bench_text, run_bench
 
-    result = run_bench(sizes=(10, 20), repeat=2)
+    result = run_bench(sizes=(4, 8), baseline_sizes=(4,), repeat=2)
     measures = [row["measure"] for row in result["rows"]]
-    assert measures[0].startswith("single patient") and any(m.startswith("batch of 20") for m in measures)
+    assert measures[0].startswith("single patient") and any(m.startswith("batch of 8") for m in measures)
+    assert any(m.startswith("batch CPU per patient") for m in measures)
     assert any(m.startswith("cold cmvrr recommend") for m in measures)
+    baselines = {row["measure"]: row["baseline"] for row in result["rows"]}
+    assert "measured" in baselines["batch of 4 (2 workers), wall"]
+    assert "extrapolated from 4" in baselines["batch of 8 (2 workers), wall"]
     assert all(row["ratio"] is None or row["ratio"] > 0 for row in result["rows"])
-    assert "per-patient cost" in bench_text(result)
+    assert all(isinstance(row["load"], float) for row in result["rows"])
+    assert "per-patient wall time" in bench_text(result)
 
 
 def test_batch_equals_one_item_at_a_time_with_faults_warnings_and_repeats(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import RDF
 from test_fast_validation import _corrupt
 
-from kg_builder.checks.chunks import isolated_chunks
+from kg_builder.checks.chunks import CHUNK_SIZE, isolated_chunks
 from kg_builder.checks.validate import validate_input, validate_inputs
 from kg_builder.commands.synth import synthetic_patients
 from kg_builder.decisions.decide import prepare, recommend_graph, recommend_graphs
@@ -32,6 +32,10 @@ def _record_graph(record: dict[str, Any]) -> Graph:
     return graph
 
 
+def _chunks(graphs: list[Graph], size: int = CHUNK_SIZE) -> list[list[int]]:
+    return isolated_chunks([PatientInput(Path("<graph>"), graph) for graph in graphs], size)
+
+
 def _patient(identifier: str) -> Graph:
     return _record_graph({"id": identifier})
 
@@ -41,22 +45,22 @@ def _patient(identifier: str) -> Graph:
 
 def test_distinct_patients_share_one_chunk_up_to_the_size() -> None:
     graphs = [_patient(f"P{number}") for number in range(7)]
-    assert isolated_chunks(graphs, size=3) == [[0, 1, 2], [3, 4, 5], [6]]
+    assert _chunks(graphs, size=3) == [[0, 1, 2], [3, 4, 5], [6]]
 
 
 def test_the_same_patient_twice_starts_a_new_chunk() -> None:
     graphs = [_patient("A"), _patient("B"), _patient("A")]
-    assert isolated_chunks(graphs) == [[0, 1], [2]]
+    assert _chunks(graphs) == [[0, 1], [2]]
 
 
 def test_a_patient_nested_under_another_starts_a_new_chunk() -> None:
-    assert isolated_chunks([_patient("A"), _patient("A/visit")]) == [[0], [1]]
+    assert _chunks([_patient("A"), _patient("A/visit")]) == [[0], [1]]
 
 
 def test_blank_nodes_are_run_alone() -> None:
     odd = _patient("C")
     odd.add((URIRef("https://w3id.org/cmv-rr/patient/C"), CMVRR.hasHostFactors, BNode()))
-    assert isolated_chunks([_patient("A"), odd, _patient("B")]) == [[0], [1], [2]]
+    assert _chunks([_patient("A"), odd, _patient("B")]) == [[0], [1], [2]]
 
 
 def test_a_shared_node_described_differently_starts_a_new_chunk() -> None:
@@ -69,16 +73,16 @@ def test_a_shared_node_described_differently_starts_a_new_chunk() -> None:
 
     other = detected("C")
     other.set((CMVRR.UL97_C592G, CMVRR.aminoAcidPosition, Literal(9999)))
-    assert isolated_chunks([detected("A"), detected("B")]) == [[0, 1]]
-    assert isolated_chunks([detected("A"), other]) == [[0], [1]]
+    assert _chunks([detected("A"), detected("B")]) == [[0, 1]]
+    assert _chunks([detected("A"), other]) == [[0], [1]]
 
 
 def test_an_input_naming_another_patients_node_starts_a_new_chunk() -> None:
     meddling = _patient("B")
     meddling.add((URIRef("https://w3id.org/cmv-rr/patient/B"), CMVRR.hasViralLoad,
                   URIRef("https://w3id.org/cmv-rr/patient/A/viral-load/1")))  # fmt: skip
-    assert isolated_chunks([_patient("A"), meddling]) == [[0], [1]]
-    assert isolated_chunks([meddling, _patient("A")]) == [[0], [1]]
+    assert _chunks([_patient("A"), meddling]) == [[0], [1]]
+    assert _chunks([meddling, _patient("A")]) == [[0], [1]]
 
 
 # --- validation -----------------------------------------------------------------------------------

@@ -16,33 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from rdflib import BNode, Graph, URIRef
-from rdflib.namespace import RDF
-from rdflib.term import Node
-
-from ..terms import CMVRR
+from ..patients.ntriples import Triple
+from ..patients.readers import PatientInput
 
 CHUNK_SIZE = 250  # patients per store: large enough to share the fixed cost of a query run
-
-
-def patients_of(graph: Graph) -> set[str]:
-    return {str(patient) for patient in graph.subjects(RDF.type, CMVRR.Patient)}
-
-
-def patient_subgraph(graph: Graph, patient: str) -> Graph:
-    """One patient's own data in an input that may hold several: every triple about a node
-    reachable from the patient (a store gives each patient a graph of its own, never the file's)."""
-    own = Graph()
-    seen: set[Node] = {URIRef(patient)}
-    stack: list[Node] = [URIRef(patient)]
-    while stack:
-        for triple in graph.triples((stack.pop(), None, None)):
-            own.add(triple)
-            value = triple[2]
-            if isinstance(value, (URIRef, BNode)) and value not in seen:
-                seen.add(value)
-                stack.append(value)
-    return own
 
 
 def _prefixes(iri: str) -> Iterable[str]:
@@ -63,50 +40,52 @@ class _Chunk:
     def __init__(self) -> None:
         self.members: list[int] = []
         self.roots: set[str] = set()
-        self.described: dict[str, frozenset[tuple[object, object]]] = {}
+        self.described: dict[str, frozenset[tuple[str, str]]] = {}
         self.foreign_prefixes: set[str] = set()
 
-    def admit(self, index: int, graph: Graph) -> bool:
-        """Add the input if it cannot see, or be seen by, the members already here."""
-        own = patients_of(graph)
+    def admit(self, index: int, own: Sequence[str], triples: Sequence[Triple]) -> bool:
+        """Add the input (its patients' IRIs, its triples) if it cannot see, or be seen by, the
+        members already here. Works on the N-Triples terms: <iri>, _:label, literals."""
         if any(owner(root, self.roots) or root in self.foreign_prefixes for root in own):
             return False
-        if any(owner(root, own - {root}) for root in own):  # nested patients within one input
+        if any(owner(root, set(own) - {root}) for root in own):  # nested patients within one input
             return False
-        descriptions: dict[str, set[tuple[object, object]]] = {}
-        mine: dict[Node, bool] = {}  # IRI -> lies under one of this input's own patients
-        for subject, predicate, value in graph:
+        descriptions: dict[str, set[tuple[str, str]]] = {}
+        mine: dict[str, bool] = {}  # IRI term -> lies under one of this input's own patients
+        for subject, predicate, value in triples:
             for node in (subject, value):
-                if isinstance(node, BNode):
+                if node[0] == "_":
                     return False
-                if isinstance(node, URIRef) and node not in mine:
-                    mine[node] = any(node == root or node.startswith(root + "/") for root in own)
+                if node[0] == "<" and node not in mine:
+                    iri = node[1:-1]
+                    mine[node] = any(iri == root or iri.startswith(root + "/") for root in own)
                     if not mine[node]:
-                        descriptions[str(node)] = set()
+                        descriptions[iri] = set()
             if not mine[subject]:
-                descriptions[str(subject)].add((predicate, value))
+                descriptions[subject[1:-1]].add((predicate, value))
         for iri, description in descriptions.items():
             known = self.described.get(iri)
             if (known is not None and known != description) or owner(iri, self.roots):
                 return False
         self.members.append(index)
-        self.roots |= own
+        self.roots.update(own)
         for iri, description in descriptions.items():
             self.described.setdefault(iri, frozenset(description))
             self.foreign_prefixes.update(_prefixes(iri))
         return True
 
 
-def isolated_chunks(graphs: Sequence[Graph], size: int = CHUNK_SIZE) -> list[list[int]]:
-    """Indexes of ``graphs`` in chunks that may share a store, in input order."""
+def isolated_chunks(inputs: Sequence[PatientInput], size: int = CHUNK_SIZE) -> list[list[int]]:
+    """Indexes of ``inputs`` in chunks that may share a store, in input order."""
     chunks: list[list[int]] = []
     current = _Chunk()
-    for index, graph in enumerate(graphs):
-        if len(current.members) >= size or not current.admit(index, graph):
+    for index, item in enumerate(inputs):
+        own, triples = item.patients, item.triples
+        if len(current.members) >= size or not current.admit(index, own, triples):
             if current.members:
                 chunks.append(current.members)
             current = _Chunk()
-            if not current.admit(index, graph):  # blank nodes, or patients nested in one input: alone
+            if not current.admit(index, own, triples):  # blank nodes, or patients nested in one input: alone
                 chunks.append([index])
                 current = _Chunk()
     if current.members:
@@ -114,4 +93,4 @@ def isolated_chunks(graphs: Sequence[Graph], size: int = CHUNK_SIZE) -> list[lis
     return chunks
 
 
-__all__ = ["CHUNK_SIZE", "isolated_chunks", "owner", "patient_subgraph", "patients_of"]
+__all__ = ["CHUNK_SIZE", "isolated_chunks", "owner"]

@@ -22,6 +22,11 @@ def pyshacl_findings(
     _, results, _ = shacl_validate(
         data, shacl_graph=shapes, advanced=True, inference="none", allow_warnings=True
     )
+    return report_findings(results)
+
+
+def report_findings(results: Graph) -> Iterator[tuple[str, Finding]]:
+    """(focus IRI, finding) for every result of a pySHACL report graph."""
     for result in results.subjects(RDF.type, SH.ValidationResult):
         focus = results.value(result, SH.focusNode)
         path = results.value(result, SH.resultPath)
@@ -41,4 +46,4 @@ def pyshacl_findings(
 
 
 
-__all__ = ["pyshacl_findings"]
+__all__ = ["pyshacl_findings", "report_findings"]

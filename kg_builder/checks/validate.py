@@ -8,19 +8,18 @@ needs the graphs merged). Results are grouped by patient.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from functools import cache
 from pathlib import Path
 
 from rdflib import Graph, URIRef
-from rdflib.namespace import RDF
 
 from ..knowledge.graph import parse_module, validation_context, validation_context_ntriples
 from ..paths import SHAPES_DIR
+from ..patients.ntriples import owners
 from ..patients.readers import PatientInput, read_patient_file
-from ..terms import CMVRR, PATIENT_BASE, patient_name
-from .chunks import isolated_chunks, owner, patients_of
+from ..terms import PATIENT_BASE, patient_name
+from .chunks import isolated_chunks, owner
 from .compiler import FastValidator
 from .findings import SEVERITY, FileReport, Finding, PatientReport, ShaclFindings, short_name
 from .reference import reference_findings
@@ -51,7 +50,7 @@ def validate_inputs(
     if validator != "oxigraph":
         return [validate_input(item, reference, validator) for item in items]
     reports: dict[int, FileReport] = {}
-    for chunk in isolated_chunks([item.graph for item in items]):
+    for chunk in isolated_chunks(items):
         reports.update(zip(chunk, validate_chunk([items[index] for index in chunk], reference), strict=True))
     return [reports[index] for index in range(len(items))]
 
@@ -62,7 +61,7 @@ def validate_chunk(items: Sequence[PatientInput], reference: dict[str, str] | No
     to runs of their own, as only they know whether it is theirs."""
     if len(items) == 1:
         return [validate_input(items[0], reference)]
-    roots = {root: index for index, item in enumerate(items) for root in patients_of(item.graph)}
+    roots = {root: index for index, item in enumerate(items) for root in item.patients}
     merged = b"".join(item.ntriples for item in items)
     found: list[list[tuple[str, Finding]]] = [[] for _ in items]
     alone: set[int] = set()
@@ -71,7 +70,7 @@ def validate_chunk(items: Sequence[PatientInput], reference: dict[str, str] | No
         if root is not None:
             found[roots[root]].append((focus, finding))
         else:
-            named = [index for index, item in enumerate(items) if URIRef(focus) in set(item.graph.all_nodes())]
+            named = [index for index, item in enumerate(items) if _names(item, focus)]
             alone.update(named or range(len(items)))
     return [
         validate_input(item, reference, "oxigraph", None if index in alone else found[index])
@@ -86,7 +85,7 @@ def validate_input(
     shacl: ShaclFindings | None = None,
 ) -> FileReport:
     """One input's report. ``shacl``: its SHACL results when a chunk run found them already."""
-    patients = sorted(str(p) for p in item.graph.subjects(RDF.type, CMVRR.Patient))
+    patients = item.patients
     reports = {iri: PatientReport(patient_name(iri)) for iri in patients}
     for problem in item.problems:
         iri = PATIENT_BASE + problem.patient
@@ -97,14 +96,15 @@ def validate_input(
         reports["(file)"] = PatientReport(
             "(none)", [Finding("Violation", "(file)", "", "the file describes no cmvrr:Patient")]
         )
-    if len(item.graph):
-        owners = _owners(item.graph, patients)
-        for finding_node, finding in shacl_findings(item.graph, validator) if shacl is None else shacl:
-            for patient in owners.get(finding_node, patients):
+    if item.triples:
+        found = list(shacl_findings(item, validator) if shacl is None else shacl)
+        owned = owners(item.triples, patients) if found or reference else {}
+        for finding_node, finding in found:
+            for patient in owned.get(finding_node, patients):
                 reports[patient].findings.append(_relative(finding, patient))
         if reference:
             for patient in patients:
-                reports[patient].findings += reference_findings(item.graph, reference, owners, patient)
+                reports[patient].findings += reference_findings(item.graph, reference, owned, patient)
     for report in reports.values():
         report.findings = sorted(set(report.findings))
     return FileReport(str(item.source), [reports[key] for key in sorted(reports)])
@@ -120,13 +120,19 @@ def _fast_findings(data: bytes) -> ShaclFindings:
         yield focus, Finding(SEVERITY[URIRef(severity)], focus, short_name(path) if path else "", message, value)
 
 
-def shacl_findings(graph: Graph, validator: str = "oxigraph") -> Iterable[tuple[str, Finding]]:
+def shacl_findings(item: PatientInput, validator: str = "oxigraph") -> Iterable[tuple[str, Finding]]:
     """SHACL results as (focus IRI, finding). pyshacl is the reference; the default compiles the
     same shapes to SPARQL for Oxigraph (tests prove both report the same)."""
     if validator == "oxigraph":
-        yield from _fast_findings(graph.serialize(format="nt", encoding="utf-8"))
+        yield from _fast_findings(item.ntriples)
         return
-    yield from pyshacl_findings(graph, patient_shapes(), validation_context())
+    yield from pyshacl_findings(item.graph, patient_shapes(), validation_context())
+
+
+def _names(item: PatientInput, iri: str) -> bool:
+    """Whether the input names the node ``iri``, as subject or object."""
+    term = f"<{iri}>"
+    return any(term in (subject, value) for subject, _, value in item.triples)
 
 
 def _relative(finding: Finding, patient: str) -> Finding:
@@ -139,21 +145,6 @@ def _relative(finding: Finding, patient: str) -> Finding:
 
     value = "" if finding.value == finding.focus else name(finding.value)
     return Finding(finding.severity, name(finding.focus), finding.path, finding.message, value)
-
-
-def _owners(graph: Graph, patients: Iterable[str]) -> dict[str, list[str]]:
-    """Which patients each node belongs to (everything reachable from the patient node)."""
-    owners: dict[str, list[str]] = defaultdict(list)
-    for patient in patients:
-        seen, stack = {patient}, [URIRef(patient)]
-        while stack:
-            node = stack.pop()
-            owners[str(node)].append(patient)
-            for obj in graph.objects(node, None):
-                if isinstance(obj, URIRef) and str(obj) not in seen:
-                    seen.add(str(obj))
-                    stack.append(obj)
-    return owners
 
 
 __all__ = [

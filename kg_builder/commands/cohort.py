@@ -20,10 +20,11 @@ from typing import Any
 import pyoxigraph
 from rdflib import Graph, URIRef
 
-from ..checks.chunks import CHUNK_SIZE, patient_subgraph, patients_of
-from ..decisions.engines import with_day_numbers
+from ..checks.chunks import CHUNK_SIZE
+from ..decisions.engines import day_number_triples
 from ..errors import CmvrrError
 from ..knowledge.stores import load_knowledge
+from ..patients.ntriples import reachable
 from ..patients.readers import WorkItem, work_items
 from ..pipeline import evaluate_chunk
 from ..report import recommendations_graph
@@ -50,11 +51,12 @@ def cohort_chunk(args: tuple[list[WorkItem], str]) -> tuple[Counter[str], str, l
         if outcome.patient is None or not outcome.recommendations:
             continue
         counts["ok"] += len(outcome.recommendations)
-        iri_of = {patient_name(root): URIRef(root) for root in patients_of(outcome.patient.graph)}
+        iri_of = {patient_name(root): root for root in outcome.patient.patients}
         for recommendation in outcome.recommendations:
             iri = iri_of[recommendation.patient]
-            own = with_day_numbers(patient_subgraph(outcome.patient.graph, str(iri)))
-            quads.append(_quads(own, str(patient_graph_iri(iri))))
+            own = reachable(outcome.patient.triples, iri)  # the patient's data only, never the file's
+            graph = patient_graph_iri(URIRef(iri))
+            quads.append("".join(f"{s} {p} {o} <{graph}> .\n" for s, p, o in own + day_number_triples(own)))
             quads.append(_quads(recommendations_graph([recommendation]), f"{iri}/findings"))
     return counts, "".join(quads), refused
 

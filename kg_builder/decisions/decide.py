@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from functools import cache
+from pathlib import Path
 from typing import cast
 
 from rdflib import Graph, Literal, URIRef
-from rdflib.namespace import RDF
 from rdflib.term import Node
 
 from ..errors import CmvrrError
 from ..knowledge.herpesdrg import conflicts
 from ..patients.mutations import shown_name
+from ..patients.readers import PatientInput
 from ..terms import CMVRR, date_of_day, day_number, number_text, patient_graph_iri, patient_name
-from .engines import ENGINES, Engine, Row, patient_ntriples, query_text, with_values
+from .engines import ENGINES, Engine, Row, patient_data, query_text, with_values
 from .model import (
     Advice,
     DetectedMutation,
@@ -60,42 +61,39 @@ def _number(text: str | None) -> float | None:
     return None if text is None else float(Decimal(text))
 
 
-def prepare(
-    graphs: Sequence[Graph], engine_name: str = "oxigraph", written: Sequence[bytes] | None = None
-) -> tuple[Engine, list[URIRef]]:
-    """A store holding the knowledge graph and each patient of ``graphs`` in its named graph
-    (with the whole of its input graph, as a patient's data may hang off shared nodes).
-    ``written``: the graphs' N-Triples, if they are at hand already."""
+def prepare(inputs: Sequence[Graph | PatientInput], engine_name: str = "oxigraph") -> tuple[Engine, list[URIRef]]:
+    """A store holding the knowledge graph and each patient of ``inputs`` in its named graph,
+    with its own data (patient_data)."""
     named: dict[URIRef, bytes] = {}
     patients: list[URIRef] = []
-    for position, graph in enumerate(graphs):
-        normalised = patient_ntriples(graph, written[position] if written is not None else None)
-        for patient in set(graph.subjects(RDF.type, CMVRR.Patient)):
-            iri = patient_graph_iri(URIRef(str(patient)))
+    for item in inputs:
+        given = item if isinstance(item, PatientInput) else PatientInput(Path("<graph>"), item)
+        for patient, data in patient_data(given).items():
+            iri = patient_graph_iri(URIRef(patient))
             if iri in named:
                 raise CmvrrError(f"{patient}: the same patient in two inputs; recommend for them one at a time")
-            named[iri] = normalised
-            patients.append(URIRef(str(patient)))
+            named[iri] = data
+            patients.append(URIRef(patient))
     engine: Engine = ENGINES[engine_name](named)
     return engine, sorted(patients)
 
 
-def recommend_graph(graph: Graph, engine_name: str = "oxigraph", warnings: Iterable[str] = ()) -> list[Recommendation]:
-    """Recommendations for every cmvrr:Patient of a (validated) patient graph."""
-    shown = tuple(warnings)
-    return recommend_graphs([graph], engine_name, lambda _: shown)
+def recommend_graph(
+    graph: Graph | PatientInput, engine_name: str = "oxigraph", warnings: Callable[[str], tuple[str, ...]] | None = None
+) -> list[Recommendation]:
+    """Recommendations for every cmvrr:Patient of a (validated) patient graph. ``warnings(patient)``:
+    what to report with each, by the patient's name in reports."""
+    return recommend_graphs([graph], engine_name, warnings or (lambda _: ()))
 
 
 def recommend_graphs(
-    graphs: Sequence[Graph],
+    graphs: Sequence[Graph | PatientInput],
     engine_name: str = "oxigraph",
     warnings: Callable[[str], tuple[str, ...]] = lambda _: (),
-    written: Sequence[bytes] | None = None,
 ) -> list[Recommendation]:
     """Recommendations for every patient of several validated graphs at once, one store and one
-    run of each query for all of them: the same answers as one graph at a time, much faster.
-    ``written``: the graphs' N-Triples, if they are at hand already (PatientInput.ntriples)."""
-    engine, patients = prepare(graphs, engine_name, written)
+    run of each query for all of them: the same answers as one graph at a time, much faster."""
+    engine, patients = prepare(graphs, engine_name)
     try:
         return recommend_patients(engine, patients, warnings)
     finally:

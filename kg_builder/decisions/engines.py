@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from functools import cache
+from collections.abc import Iterable, Mapping, Sequence
+from functools import cache, lru_cache
+from pathlib import Path
 from typing import Protocol
 
 import pyoxigraph
 from rdflib import Dataset, Graph, Literal, URIRef
+from rdflib.namespace import XSD
 from rdflib.term import Node
 
 from ..checks.compiler import RENEW_AFTER_TRIPLES
@@ -21,34 +23,64 @@ from ..knowledge.graph import knowledge
 from ..knowledge.herpesdrg import decision_slice_ntriples
 from ..knowledge.stores import load_knowledge
 from ..paths import query_path
-from ..terms import CMVRR, HERPESDRG_GRAPH, KNOWLEDGE_GRAPH, NUMERIC_DATATYPES, canonical_lexical, day_number, integer
+from ..patients.ntriples import Triple, joined, reachable, split_triples
+from ..patients.readers import PatientInput
+from ..terms import CMVRR, HERPESDRG_GRAPH, KNOWLEDGE_GRAPH, NUMERIC_DATATYPES, canonical_lexical, day_number
 
 Row = dict[str, str | None]
 Bindings = Mapping[str, Node]
 
-_DAY_OF = {CMVRR.measuredOn: CMVRR.day, CMVRR.startDate: CMVRR.startDay, CMVRR.endDate: CMVRR.endDay}
+_DAYS = ((CMVRR.measuredOn, CMVRR.day), (CMVRR.startDate, CMVRR.startDay), (CMVRR.endDate, CMVRR.endDay))
+_DAY_OF = {f"<{date}>": f"<{day}>" for date, day in _DAYS}  # as N-Triples terms
+_DATE_SUFFIX = f'"^^<{XSD.date}>'
+_PLAIN_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-def _day_numbers(graph: Graph) -> Iterator[tuple[Node, URIRef, Literal]]:
-    for date_property, day_property in _DAY_OF.items():
-        for node, value in graph.subject_objects(date_property):
-            if isinstance(value, Literal) and isinstance(value.value, datetime.date):
-                yield node, day_property, integer(day_number(value.value))
+def _date_value(term: str) -> datetime.date | None:
+    """The date an xsd:date literal term holds, as rdflib reads it; None for any other term or
+    an ill-typed date (2025-02-30), which the shapes report and the timeline never sees."""
+    if not term.endswith(_DATE_SUFFIX) or "\\" in term:
+        return None
+    lexical = term[1 : -len(_DATE_SUFFIX)]
+    if _PLAIN_DATE.fullmatch(lexical):  # the JSON record's only form: no need of rdflib
+        try:
+            return datetime.date.fromisoformat(lexical)
+        except ValueError:
+            return None
+    value = Literal(lexical, datatype=XSD.date).value  # time zones and the like, as rdflib reads them
+    return value if isinstance(value, datetime.date) else None
+
+
+def day_number_triples(triples: Iterable[Triple]) -> list[Triple]:
+    """A day number for every valid date of the patient's data: SPARQL 1.1 cannot subtract dates."""
+    found = []
+    for subject, predicate, value in triples:
+        if predicate in _DAY_OF and (day := _date_value(value)) is not None:
+            found.append((subject, _DAY_OF[predicate], f'"{day_number(day)}"^^<{XSD.integer}>'))
+    return found
 
 
 def with_day_numbers(graph: Graph) -> Graph:
-    """The patient graph plus a day number for every valid date: SPARQL 1.1 cannot subtract dates."""
+    """The patient graph plus a day number for every valid date (day_number_triples)."""
     normalised = Graph() + graph
-    for triple in _day_numbers(graph):
-        normalised.add(triple)
-    return normalised
+    days = joined(day_number_triples(split_triples(graph.serialize(format="nt", encoding="utf-8"))))
+    return normalised.parse(data=days.decode("utf-8"), format="nt")
 
 
-def patient_ntriples(graph: Graph, written: bytes | None = None) -> bytes:
-    """with_day_numbers(graph) as N-Triples, without copying the graph: what engines load.
-    ``written``: the graph's N-Triples if they are at hand already."""
-    extra = "".join(f"{node.n3()} {day.n3()} {number.n3()} .\n" for node, day, number in _day_numbers(graph))
-    return (_ntriples(graph) if written is None else written) + extra.encode("utf-8")
+def patient_data(item: PatientInput) -> dict[str, bytes]:
+    """Each patient of the input and what an engine loads for it: its own data, the whole input
+    when it holds one patient, else what the patient reaches (never the other patients' data: a
+    list of N records would cost N times N), with its day numbers."""
+    if len(item.patients) == 1:
+        return {item.patients[0]: item.ntriples + joined(day_number_triples(item.triples))}
+    own = {patient: reachable(item.triples, patient) for patient in item.patients}
+    return {patient: joined(triples) + joined(day_number_triples(triples)) for patient, triples in own.items()}
+
+
+def patient_ntriples(graph: Graph) -> bytes:
+    """The one patient of ``graph`` as an engine loads it (patient_data)."""
+    [data] = patient_data(PatientInput(Path("<graph>"), graph)).values()
+    return data
 
 
 _SPARQL_TOKENS = re.compile(
@@ -110,11 +142,25 @@ class Engine(Protocol):
     def close(self) -> None: ...
 
 
-def _lexical(node: object) -> str | None:
+def rdflib_lexical(node: object) -> str | None:
+    """An rdflib answer's lexical form, numbers spelled one way (canonical_lexical)."""
     if node is None:
         return None
     datatype = getattr(node, "datatype", None)
     return canonical_lexical(str(node), str(datatype) if datatype else None)
+
+
+def reference_dataset() -> Dataset:
+    """The knowledge in an rdflib dataset, as the reference engine queries it."""
+    dataset = Dataset()
+    target = dataset.graph(KNOWLEDGE_GRAPH)
+    for triple in knowledge():
+        target.add(triple)
+        # Also in the default graph, so that queries written for the release file
+        # (queries/table5-mutations.rq, ...) run unchanged.
+        dataset.default_graph.add(triple)
+    dataset.graph(HERPESDRG_GRAPH).parse(data=decision_slice_ntriples(), format="nt")
+    return dataset
 
 
 class RdflibEngine:
@@ -123,15 +169,8 @@ class RdflibEngine:
     name = "rdflib"
 
     def __init__(self, patients: Mapping[URIRef, bytes]) -> None:
-        """``patients``: named graph IRI -> the patient's N-Triples (patient_ntriples)."""
-        self.dataset = Dataset()
-        target = self.dataset.graph(KNOWLEDGE_GRAPH)
-        for triple in knowledge():
-            target.add(triple)
-            # Also in the default graph, so that queries written for the release file
-            # (queries/table5-mutations.rq, ...) run unchanged.
-            self.dataset.default_graph.add(triple)
-        self.dataset.graph(HERPESDRG_GRAPH).parse(data=decision_slice_ntriples(), format="nt")
+        """``patients``: named graph IRI -> the patient's N-Triples (patient_data)."""
+        self.dataset = reference_dataset()
         for iri, data in patients.items():
             self.dataset.graph(iri).parse(data=data, format="nt")
 
@@ -141,7 +180,7 @@ class RdflibEngine:
     def select(self, query: str, bindings: Bindings) -> list[Row]:
         result = self.dataset.query(query, initBindings=dict(bindings))  # type: ignore[arg-type]
         names = [str(var) for var in result.vars or []]
-        return [{name: _lexical(row[name]) for name in names} for row in result]  # type: ignore[index, call-overload]
+        return [{name: rdflib_lexical(row[name]) for name in names} for row in result]  # type: ignore[index, call-overload]
 
 
 class OxigraphEngine:
@@ -205,12 +244,14 @@ def ox_lexical(term: object) -> str | None:
         return None
     if isinstance(term, pyoxigraph.Literal):
         datatype = term.datatype.value
-        return canonical_lexical(term.value, datatype) if datatype in NUMERIC_DATATYPES else term.value
+        return _number_lexical(term.value, datatype) if datatype in NUMERIC_DATATYPES else term.value
     return str(term.value)  # type: ignore[attr-defined]
 
 
-def _ntriples(graph: Graph) -> bytes:
-    return graph.serialize(format="nt", encoding="utf-8")
+@lru_cache(maxsize=1 << 16)
+def _number_lexical(lexical: str, datatype: str) -> str:
+    """canonical_lexical, once per number: a batch's answers repeat the same few thousand."""
+    return canonical_lexical(lexical, datatype)
 
 
 ENGINES: dict[str, type[RdflibEngine] | type[OxigraphEngine]] = {"rdflib": RdflibEngine, "oxigraph": OxigraphEngine}
@@ -223,9 +264,13 @@ __all__ = [
     "OxigraphEngine",
     "RdflibEngine",
     "Row",
+    "day_number_triples",
     "ox_lexical",
+    "patient_data",
     "patient_ntriples",
     "query_text",
+    "rdflib_lexical",
+    "reference_dataset",
     "refuse_federation",
     "with_day_numbers",
     "with_values",

@@ -13,7 +13,7 @@ import math
 import re
 import stat
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property, partial
 from pathlib import Path
 
@@ -21,7 +21,8 @@ from rdflib import Dataset, Graph, Literal, URIRef
 from rdflib.plugins.parsers.notation3 import BadSyntax
 
 from ..errors import CmvrrError, shown
-from .record import InputProblem, records_graph
+from .ntriples import Triple, patients_in, split_triples
+from .record import InputProblem, ntriples_graph, records_ntriples
 
 RDF_SYNTAX = {
     ".ttl": "turtle",
@@ -39,18 +40,40 @@ class InputParseError(CmvrrError):
     """A file that cannot be read as JSON or RDF at all (exit code 2)."""
 
 
-@dataclass
 class PatientInput:
-    """What one input file yields: its graph and any structural problems."""
+    """What one input file yields: its graph and any structural problems. A JSON record comes as
+    N-Triples (record.py writes them directly); its rdflib graph is parsed from them only when
+    asked for (the API, the reference validator and engine), never on the batch path."""
 
-    source: Path
-    graph: Graph
-    problems: list[InputProblem] = field(default_factory=list)
+    def __init__(
+        self, source: Path, graph: Graph | None = None, problems: list[InputProblem] | None = None,
+        ntriples: bytes | None = None,
+    ) -> None:  # fmt: skip
+        if graph is None and ntriples is None:
+            raise ValueError("a patient input needs a graph or its N-Triples")
+        self.source, self.problems = source, problems if problems is not None else []
+        if graph is not None:
+            self.graph = graph
+        if ntriples is not None:
+            self.ntriples = ntriples
+
+    @cached_property
+    def graph(self) -> Graph:
+        return ntriples_graph(self.ntriples)
 
     @cached_property
     def ntriples(self) -> bytes:
         """The graph as N-Triples, written once for validation and decisions alike."""
         return self.graph.serialize(format="nt", encoding="utf-8")
+
+    @cached_property
+    def triples(self) -> list[Triple]:
+        return split_triples(self.ntriples)
+
+    @cached_property
+    def patients(self) -> list[str]:
+        """The IRIs of its cmvrr:Patient nodes, sorted."""
+        return patients_in(self.triples)
 
 
 Reader = Callable[[Path, str], "PatientInput"]
@@ -205,11 +228,12 @@ def read_json(path: Path, text: str) -> PatientInput:
         raise InputParseError(f"{path}: not valid JSON: {_first_line(error)}") from error
     except RecursionError as error:
         raise InputParseError(f"{path}: not a patient record: arrays or objects nested too deeply") from error
-    where = _unencodable(data)
+    # Only an escape (\ud800 ...) makes a lone surrogate; most texts hold none, and need no walk.
+    where = _unencodable(data) if _SURROGATE_ESCAPE.search(text) else None
     if where is not None:
         raise InputParseError(f"{path}: not valid text: a lone surrogate escape (\\ud800-\\udfff) at {where}")
-    graph, problems = records_graph(data, path.parent)  # a test's sequence_files sit beside the record
-    return PatientInput(path, graph, problems)
+    ntriples, problems = records_ntriples(data, path.parent)  # a test's sequence_files sit beside the record
+    return PatientInput(path, problems=problems, ntriples=ntriples)
 
 
 def _unencodable(data: object) -> str | None:
@@ -222,6 +246,7 @@ def _unencodable(data: object) -> str | None:
 
 
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 @dataclass(frozen=True)

@@ -9,22 +9,24 @@ from __future__ import annotations
 import csv
 import difflib
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
-import jsonschema
 from rdflib import Graph, URIRef
 from rdflib.namespace import RDF, RDFS
 
 from ..errors import CmvrrError
 from ..paths import TABLES_DIR
 from ..sequences.genotype import MIN_FRACTION, genotype_block, genotype_files
-from ..terms import CMVRR, boolean, date, decimal, integer, patient_iri, patient_name, string
+from ..terms import CMVRR, number_text, patient_iri, patient_name
 from .mutations import MUTATION_CLASS, MutationName, MutationSyntaxError, parse_mutation
+
+if TYPE_CHECKING:  # jsonschema is imported only for a record the quick check rejects (a fifth of a cold start)
+    import jsonschema
 
 SCHEMA_PATH = Path(__file__).with_name("patient.schema.json")
 MAX_PROBLEMS = 20  # structural problems listed per record; the rest are counted
@@ -53,6 +55,8 @@ DONORS = _schema_enum("properties", "transplant", "properties", "donor")
 
 @cache
 def schema_validator() -> jsonschema.Draft202012Validator:
+    import jsonschema
+
     return jsonschema.Draft202012Validator(json.loads(SCHEMA_PATH.read_text()))
 
 
@@ -74,12 +78,13 @@ def schema_errors(record: Any) -> list[jsonschema.ValidationError]:
         return sorted(schema_validator().iter_errors(record), key=lambda e: list(e.absolute_path))
 
 
-def records_graph(data: Any, folder: Path | None = None) -> tuple[Graph, list[InputProblem]]:
-    """One JSON record, or a list of them, as a patient graph and the structural problems found.
-    ``folder``: where a genotype test's sequence_files are (the record's own folder; default the
-    working folder)."""
+def records_ntriples(data: Any, folder: Path | None = None) -> tuple[bytes, list[InputProblem]]:
+    """One JSON record, or a list of them, as N-Triples and the structural problems found: the
+    batch's way, without building an rdflib graph (records_graph parses these lines). ``folder``:
+    where a genotype test's sequence_files are (the record's own folder; default the working one)."""
     records = data if isinstance(data, list) else [data]
-    graph, problems = Graph(store="SimpleMemory"), []  # no named graphs needed: the faster store
+    lines: list[str] = []
+    problems: list[InputProblem] = []
     for index, record in enumerate(records):
         label = record.get("id", f"record {index + 1}") if isinstance(record, dict) else f"record {index + 1}"
         errors = schema_errors(record)
@@ -94,9 +99,16 @@ def records_graph(data: Any, folder: Path | None = None) -> tuple[Graph, list[In
         except CmvrrError as error:  # the lab file's own error, naming its file and line
             problems.append(InputProblem(str(label), "/genotype_tests", str(error)))
             continue
-        record_problems = list(add_record(graph, record))
-        problems += record_problems
-    return graph, problems
+        writer = Triples()
+        problems += record_triples(writer, record)
+        lines += writer.lines
+    return "".join(lines).encode("utf-8"), problems
+
+
+def records_graph(data: Any, folder: Path | None = None) -> tuple[Graph, list[InputProblem]]:
+    """One JSON record, or a list of them, as a patient graph and the structural problems found."""
+    ntriples, problems = records_ntriples(data, folder)
+    return ntriples_graph(ntriples), problems
 
 
 def with_sequence_files(record: Mapping[str, Any], folder: Path) -> Mapping[str, Any]:
@@ -119,6 +131,13 @@ def with_sequence_files(record: Mapping[str, Any], folder: Path) -> Mapping[str,
         merged["mutations"] = [*test.get("mutations", []), *found["mutations"]]
         expanded.append(merged)
     return {**record, "genotype_tests": expanded}
+
+
+def ntriples_graph(ntriples: bytes) -> Graph:
+    """N-Triples as an rdflib graph (the API's and the reference path's graph type)."""
+    graph = Graph(store="SimpleMemory")  # no named graphs needed: the faster store
+    graph.parse(data=ntriples.decode("utf-8"), format="nt")
+    return graph
 
 
 def vocabulary() -> dict[str, tuple[str, ...]]:
@@ -185,100 +204,166 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
     return str(error.message)
 
 
-def add_record(graph: Graph, record: Mapping[str, Any]) -> Iterator[InputProblem]:
+# N-Triples terms: the one spelling of every value of a record in the patient graph. Literals are
+# written in the lexical form rdflib keeps when it parses them (numbers in their canonical xsd
+# form), so the bytes Oxigraph loads and the rdflib graph say the same (tests/test_record_ntriples.py).
+_XSD = "http://www.w3.org/2001/XMLSchema#"
+_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"})
+
+
+def _iri(text: str) -> str:
+    return f"<{text}>"
+
+
+def _literal(lexical: str, datatype: str) -> str:
+    return f'"{lexical.translate(_ESCAPES)}"^^<{_XSD}{datatype}>'
+
+
+def _string(text: str) -> str:
+    return _literal(text, "string")
+
+
+def _decimal(value: str | int | float) -> str:
+    """xsd:decimal in canonical lexical form ("1000.0"), which every RDF syntax writes alike."""
+    lexical = f"{value}.0" if type(value) is int else number_text(str(value), "xsd")  # most are whole numbers
+    return _literal(lexical, "decimal")
+
+
+def _integer(value: int) -> str:
+    return _literal(str(int(value)), "integer")
+
+
+def _boolean(value: object) -> str:
+    return _literal("true" if value is True or value == "true" else "false", "boolean")
+
+
+def _date(text: str) -> str:
+    """xsd:date; a malformed date stays ill-typed so the shapes report it, never a crash."""
+    return _literal(text, "date")
+
+
+class _Iris:
+    """cmvrr: IRIs as plain text, each made once (rdflib's Namespace makes a new URIRef per use,
+    a fifth of the time it takes to write a record)."""
+
+    def __getattr__(self, name: str) -> str:
+        value = f"{CMVRR}{name}"
+        setattr(self, name, value)
+        return value
+
+
+IRI, NS, TYPE, LABEL = _Iris(), str(CMVRR), str(RDF.type), str(RDFS.label)
+
+
+class Triples:
+    """Triples written as N-Triples lines: subject and predicate IRIs as text, the value an N-Triples
+    term (_iri(), _string(), _decimal(), ...)."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def add(self, subject: str, predicate: str, value: str) -> None:
+        self.lines.append(f"<{subject}> <{predicate}> {value} .\n")
+
+
+def record_triples(out: Triples, record: Mapping[str, Any]) -> list[InputProblem]:
+    """One record (schema-valid) as triples: THE mapping of the JSON record to the patient graph."""
     patient_id = record["id"]
     patient = patient_iri(patient_id)
-    add = graph.add
-    add((patient, RDF.type, CMVRR.Patient))
-    add((patient, RDFS.label, string(f"patient {patient_id}")))
+    problems: list[InputProblem] = []
+    add = out.add
+    add(patient, TYPE, _iri(IRI.Patient))
+    add(patient, LABEL, _string(f"patient {patient_id}"))
     if "age_years" in record:
-        add((patient, CMVRR.ageYears, decimal(record["age_years"])))
+        add(patient, IRI.ageYears, _decimal(record["age_years"]))
     if transplant := record.get("transplant"):
-        node = URIRef(f"{patient}/transplant")
-        add((patient, CMVRR.hasTransplant, node))
-        add((node, RDF.type, CMVRR.Transplant))
+        node = f"{patient}/transplant"
+        add(patient, IRI.hasTransplant, _iri(node))
+        add(node, TYPE, _iri(IRI.Transplant))
         if "donor" in transplant:
-            add((node, CMVRR.hasDonorType, CMVRR[f"donor-{transplant['donor']}"]))
+            add(node, IRI.hasDonorType, _iri(f"{NS}donor-{transplant['donor']}"))
         if "t_cell_depleted" in transplant:
-            add((node, CMVRR.tCellDepleted, boolean(transplant["t_cell_depleted"])))
+            add(node, IRI.tCellDepleted, _boolean(transplant["t_cell_depleted"]))
         if "date" in transplant:
-            add((node, CMVRR.transplantDate, date(transplant["date"])))
+            add(node, IRI.transplantDate, _date(transplant["date"]))
     for site in record.get("disease_sites", []):
-        add((patient, CMVRR.hasDiseaseSite, CMVRR[site]))
+        add(patient, IRI.hasDiseaseSite, _iri(NS + site))
     for number, course in enumerate(record.get("antivirals", []), start=1):
         unknown = _unknown_therapy(course["drug"], f"/antivirals/{number - 1}/drug", patient_id)
         if unknown:  # reported once, here, with the allowed names; the course says nothing else
-            yield unknown
+            problems.append(unknown)
             continue
-        node = URIRef(f"{patient}/antiviral/{number}")
-        add((patient, CMVRR.hasExposure, node))
-        add((node, RDF.type, CMVRR.AntiviralExposure))
-        add((node, CMVRR.exposureTherapy, CMVRR[course["drug"].strip().lower()]))
+        node = f"{patient}/antiviral/{number}"
+        add(patient, IRI.hasExposure, _iri(node))
+        add(node, TYPE, _iri(IRI.AntiviralExposure))
+        add(node, IRI.exposureTherapy, _iri(NS + course["drug"].strip().lower()))
         for key, predicate in (
-            ("dose_mg_per_kg", CMVRR.doseMgPerKg),
-            ("dose_mg", CMVRR.doseMg),
-            ("interval_h", CMVRR.intervalHours),
+            ("dose_mg_per_kg", IRI.doseMgPerKg),
+            ("dose_mg", IRI.doseMg),
+            ("interval_h", IRI.intervalHours),
         ):
             if key in course:
-                add((node, predicate, decimal(course[key])))
-        add((node, CMVRR.startDate, date(course["start"])))
+                add(node, predicate, _decimal(course[key]))
+        add(node, IRI.startDate, _date(course["start"]))
         if "end" in course:
-            add((node, CMVRR.endDate, date(course["end"])))
+            add(node, IRI.endDate, _date(course["end"]))
         if "intent" in course:
-            add((node, CMVRR.hasIntent, CMVRR[f"intent-{course['intent']}"]))
+            add(node, IRI.hasIntent, _iri(f"{NS}intent-{course['intent']}"))
     for number, entry in enumerate(record.get("intolerance", []), start=1):
         unknown = _unknown_therapy(entry["drug"], f"/intolerance/{number - 1}/drug", patient_id)
         if unknown:
-            yield unknown
+            problems.append(unknown)
             continue
         # Table 4 rows 1-2, "If unacceptable drug toxicity": the drug, why, and a note.
-        node = URIRef(f"{patient}/intolerance/{number}")
-        add((patient, CMVRR.hasIntolerance, node))
-        add((node, RDF.type, CMVRR.DrugIntolerance))
-        add((node, CMVRR.intolerantTo, CMVRR[entry["drug"].strip().lower()]))
+        node = f"{patient}/intolerance/{number}"
+        add(patient, IRI.hasIntolerance, _iri(node))
+        add(node, TYPE, _iri(IRI.DrugIntolerance))
+        add(node, IRI.intolerantTo, _iri(NS + entry["drug"].strip().lower()))
         if "reason" in entry:
-            add((node, CMVRR.intoleranceReason, CMVRR[f"intolerance-{entry['reason']}"]))
+            add(node, IRI.intoleranceReason, _iri(f"{NS}intolerance-{entry['reason']}"))
         if "note" in entry:
-            add((node, CMVRR.intoleranceNote, string(entry["note"])))
+            add(node, IRI.intoleranceNote, _string(entry["note"]))
     for number, load in enumerate(record.get("viral_loads", []), start=1):
-        node = URIRef(f"{patient}/viral-load/{number}")
-        add((patient, CMVRR.hasViralLoad, node))
-        add((node, RDF.type, CMVRR.ViralLoadMeasurement))
-        add((node, CMVRR.iuPerMl, decimal(load["iu_per_ml"])))
-        add((node, CMVRR.measuredOn, date(load["date"])))
+        node = f"{patient}/viral-load/{number}"
+        add(patient, IRI.hasViralLoad, _iri(node))
+        add(node, TYPE, _iri(IRI.ViralLoadMeasurement))
+        add(node, IRI.iuPerMl, _decimal(load["iu_per_ml"]))
+        add(node, IRI.measuredOn, _date(load["date"]))
         if "specimen" in load:
-            add((node, CMVRR.hasSpecimen, CMVRR[f"specimen-{load['specimen']}"]))
+            add(node, IRI.hasSpecimen, _iri(f"{NS}specimen-{load['specimen']}"))
         if "assay" in load:
-            add((node, CMVRR.assay, string(load["assay"])))
+            add(node, IRI.assay, _string(load["assay"]))
     for number, test in enumerate(record.get("genotype_tests", []), start=1):
-        yield from add_genotype_test(graph, patient, URIRef(f"{patient}/genotype-test/{number}"), test, number)
+        problems += add_genotype_test(out, patient, f"{patient}/genotype-test/{number}", test, number)
     if factors := record.get("host_factors"):
-        node = URIRef(f"{patient}/host-factors")
-        add((patient, CMVRR.hasHostFactors, node))
-        add((node, RDF.type, CMVRR.HostFactors))
+        node = f"{patient}/host-factors"
+        add(patient, IRI.hasHostFactors, _iri(node))
+        add(node, TYPE, _iri(IRI.HostFactors))
         for key, predicate in (
-            ("gvhd", CMVRR.hasGVHD),
-            ("lymphopenia", CMVRR.hasLymphopenia),
-            ("car_t", CMVRR.receivedCarT),
-            ("scid", CMVRR.hasSCID),
+            ("gvhd", IRI.hasGVHD),
+            ("lymphopenia", IRI.hasLymphopenia),
+            ("car_t", IRI.receivedCarT),
+            ("scid", IRI.hasSCID),
         ):
             if key in factors:
-                add((node, predicate, boolean(factors[key])))
+                add(node, predicate, _boolean(factors[key]))
         if "steroid_mg_per_kg_per_day" in factors:
-            add((node, CMVRR.steroidMgPerKgPerDay, decimal(factors["steroid_mg_per_kg_per_day"])))
+            add(node, IRI.steroidMgPerKgPerDay, _decimal(factors["steroid_mg_per_kg_per_day"]))
+    return problems
 
 
 def add_genotype_test(
-    graph: Graph, patient: URIRef, node: URIRef, test: Mapping[str, Any], number: int
-) -> Iterator[InputProblem]:
-    add = graph.add
-    add((patient, CMVRR.hasGenotypeTest, node))
-    add((node, RDF.type, CMVRR.GenotypeTest))
-    add((node, CMVRR.measuredOn, date(test["date"])))
+    out: Triples, patient: str, node: str, test: Mapping[str, Any], number: int
+) -> list[InputProblem]:
+    problems: list[InputProblem] = []
+    add = out.add
+    add(patient, IRI.hasGenotypeTest, _iri(node))
+    add(node, TYPE, _iri(IRI.GenotypeTest))
+    add(node, IRI.measuredOn, _date(test["date"]))
     if "specimen" in test:
-        add((node, CMVRR.hasSpecimen, CMVRR[f"specimen-{test['specimen']}"]))
+        add(node, IRI.hasSpecimen, _iri(f"{NS}specimen-{test['specimen']}"))
     if "viral_load_iu_per_ml" in test:
-        add((node, CMVRR.viralLoadAtTesting, decimal(test["viral_load_iu_per_ml"])))
+        add(node, IRI.viralLoadAtTesting, _decimal(test["viral_load_iu_per_ml"]))
     genes = [gene.strip().upper() for gene in test.get("genes_tested", ())]
     # A gene partly read is tested there only: its codons read bound "no known resistance"
     # (queries/susceptibility.rq); a gene named in coverage was tested, whether listed or not.
@@ -287,51 +372,71 @@ def add_genotype_test(
         genes += [gene] if gene not in genes else []
         for index, piece in enumerate(ranges.split(","), start=1):
             low, high = piece.split("-")
-            region = URIRef(f"{node}/coverage/{gene}/{index}")
-            add((node, CMVRR.hasCoveredRegion, region))
-            add((region, RDF.type, CMVRR.CoveredRegion))
-            add((region, CMVRR.inGene, CMVRR[gene]))
-            add((region, CMVRR.fromCodon, integer(int(low))))
-            add((region, CMVRR.toCodon, integer(int(high))))
+            region = f"{node}/coverage/{gene}/{index}"
+            add(node, IRI.hasCoveredRegion, _iri(region))
+            add(region, TYPE, _iri(IRI.CoveredRegion))
+            add(region, IRI.inGene, _iri(NS + gene))
+            add(region, IRI.fromCodon, _integer(int(low)))
+            add(region, IRI.toCodon, _integer(int(high)))
     for gene in genes:
-        add((node, CMVRR.geneTested, CMVRR[gene]))
+        add(node, IRI.geneTested, _iri(NS + gene))
     only_gene = genes[0] if len(genes) == 1 else None
     for index, entry in enumerate(test.get("mutations", []), start=1):
         text, gene = (entry, only_gene) if isinstance(entry, str) else (entry["mutation"], entry.get("gene"))
         try:
             mutation = parse_mutation(text, gene)
         except MutationSyntaxError as error:
-            yield InputProblem(patient_name(patient), f"/genotype_tests/{number - 1}/mutations/{index - 1}", str(error))
+            problems.append(
+                InputProblem(patient_name(patient), f"/genotype_tests/{number - 1}/mutations/{index - 1}", str(error))
+            )
             continue
-        detection = URIRef(f"{node}/detection/{index}")
-        add((node, CMVRR.hasDetection, detection))
-        add((detection, RDF.type, CMVRR.MutationDetection))
-        add((detection, CMVRR.reportedNotation, string(text)))
-        add((detection, CMVRR.ofMutation, describe_mutation(graph, mutation)))
+        detection = f"{node}/detection/{index}"
+        add(node, IRI.hasDetection, _iri(detection))
+        add(detection, TYPE, _iri(IRI.MutationDetection))
+        add(detection, IRI.reportedNotation, _string(text))
+        add(detection, IRI.ofMutation, _iri(mutation_triples(out, mutation)))
         if isinstance(entry, dict) and "variant_fraction" in entry:
-            add((detection, CMVRR.variantFraction, decimal(entry["variant_fraction"])))
+            add(detection, IRI.variantFraction, _decimal(entry["variant_fraction"]))
         if isinstance(entry, dict) and "read_depth" in entry:
-            add((detection, CMVRR.readDepth, integer(entry["read_depth"])))
+            add(detection, IRI.readDepth, _integer(entry["read_depth"]))
         if isinstance(entry, dict) and "nucleotide_change" in entry:
-            add((detection, CMVRR.nucleotideChange, string(entry["nucleotide_change"])))
+            add(detection, IRI.nucleotideChange, _string(entry["nucleotide_change"]))
+    return problems
+
+
+def mutation_triples(out: Triples, mutation: MutationName) -> str:
+    """The mutation's knowledge-graph IRI, with the facts the shapes check (gene, position,
+    residues): a patient's record and the second source describe a mutation alike."""
+    node = NS + mutation.local_name
+    out.add(node, TYPE, _iri(MUTATION_CLASS[mutation.kind]))
+    out.add(node, IRI.inGene, _iri(NS + mutation.gene))
+    out.add(node, IRI.aminoAcidPosition, _integer(mutation.position))
+    if mutation.kind == "deletion":
+        out.add(node, IRI.deletionEnd, _integer(mutation.end))
+        return node
+    if mutation.ref:  # an insertion written without its flanking residue has none
+        out.add(node, IRI.referenceResidue, _string(mutation.ref))
+    if mutation.kind == "insertion":
+        out.add(node, IRI.insertedResidues, _string(mutation.alt))
+    elif mutation.kind != "frameshift":
+        out.add(node, IRI.alternativeResidue, _string(mutation.alt))
+    return node
+
+
+def add_record(graph: Graph, record: Mapping[str, Any]) -> list[InputProblem]:
+    """record_triples into an rdflib graph (the tests' and the reference path's way)."""
+    out = Triples()
+    problems = record_triples(out, record)
+    graph.parse(data="".join(out.lines), format="nt")
+    return problems
 
 
 def describe_mutation(graph: Graph, mutation: MutationName) -> URIRef:
-    """The mutation's knowledge-graph IRI, with the facts the shapes check (gene, position, residues)."""
-    node = CMVRR[mutation.local_name]
-    graph.add((node, RDF.type, MUTATION_CLASS[mutation.kind]))
-    graph.add((node, CMVRR.inGene, CMVRR[mutation.gene]))
-    graph.add((node, CMVRR.aminoAcidPosition, integer(mutation.position)))
-    if mutation.kind == "deletion":
-        graph.add((node, CMVRR.deletionEnd, integer(mutation.end)))
-        return node
-    if mutation.ref:  # an insertion written without its flanking residue has none
-        graph.add((node, CMVRR.referenceResidue, string(mutation.ref)))
-    if mutation.kind == "insertion":
-        graph.add((node, CMVRR.insertedResidues, string(mutation.alt)))
-    elif mutation.kind != "frameshift":
-        graph.add((node, CMVRR.alternativeResidue, string(mutation.alt)))
-    return node
+    """mutation_triples into an rdflib graph (the second source's build)."""
+    out = Triples()
+    node = mutation_triples(out, mutation)
+    graph.parse(data="".join(out.lines), format="nt")
+    return URIRef(node)
 
 
 __all__ = [
@@ -339,10 +444,15 @@ __all__ = [
     "DONORS",
     "SCHEMA_PATH",
     "InputProblem",
+    "Triples",
     "add_genotype_test",
     "add_record",
     "describe_mutation",
+    "mutation_triples",
+    "ntriples_graph",
+    "record_triples",
     "records_graph",
+    "records_ntriples",
     "schema_errors",
     "schema_validator",
     "with_sequence_files",
