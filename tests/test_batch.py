@@ -88,7 +88,7 @@ def test_bench_reports_every_measure_beside_its_baseline() -> None:
     ones say they are extrapolated, and every row carries the load average."""
     from kg_builder.commands.bench import bench_text, run_bench
 
-    result = run_bench(sizes=(4, 8), baseline_sizes=(4,), repeat=2)
+    result = run_bench(sizes=(6, 8), baseline_sizes=(4,), repeat=2)
     measures = [row["measure"] for row in result["rows"]]
     assert measures[0].startswith("single patient") and any(m.startswith("batch of 8") for m in measures)
     assert any(m.startswith("batch CPU per patient") for m in measures)
@@ -96,6 +96,7 @@ def test_bench_reports_every_measure_beside_its_baseline() -> None:
     baselines = {row["measure"]: row["baseline"] for row in result["rows"]}
     assert "measured" in baselines["batch of 4 (2 workers), wall"]
     assert "extrapolated from 4" in baselines["batch of 8 (2 workers), wall"]
+    assert result["sizes"] == [6, 8]  # growth between the sizes asked for, never a baseline-only size
     assert all(row["ratio"] is None or row["ratio"] > 0 for row in result["rows"])
     assert all(isinstance(row["load"], float) for row in result["rows"])
     assert "per-patient wall time" in bench_text(result)
