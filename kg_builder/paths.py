@@ -22,6 +22,7 @@ TABLES_DIR = ONTOLOGY_DIR / "tables"
 SHAPES_DIR = ONTOLOGY_DIR / "shapes"
 EXAMPLES_DIR = ONTOLOGY_DIR / "examples"
 RELEASE_DIR = ONTOLOGY_DIR / "release"
+SOURCES_DIR = ONTOLOGY_DIR / "sources"  # what the package derives from outside sources (HerpesDRG, NC_006273.2)
 QUERIES_DIR = DATA_ROOT / "queries"
 CORE_MODULE = ONTOLOGY_DIR / "guideline-core.ttl"
 CMV_MODULE = ONTOLOGY_DIR / "cmv-rr.ttl"
@@ -42,6 +43,7 @@ __all__ = [
     "QUERIES_DIR",
     "RELEASE_DIR",
     "SHAPES_DIR",
+    "SOURCES_DIR",
     "TABLES_DIR",
     "query_path",
 ]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import EXIT_CODES, CmvrrError, RuntimeFailure, Terminated, error_text, shown
 from ..knowledge.release import FORMATS, write_release
-from ..paths import QUERIES_DIR
+from ..paths import QUERIES_DIR, SOURCES_DIR
 from ..sequences.genotype import MIN_FRACTION
 from ..version import __version__
 
@@ -389,7 +389,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "genotype":
         return _genotype(args)
     if args.command == "import-reference":
-        from ..sequences.reference import SOURCES_DIR, import_reference
+        from ..sequences.reference import import_reference
 
         return _written(import_reference(args.folder, args.out or SOURCES_DIR), "text")
     if args.command == "serve":
@@ -404,7 +404,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "bench":
         return _bench(args.sizes, args.baseline_sizes, args.format)
     if args.command == "import-herpesdrg":
-        from ..knowledge.herpesdrg import SOURCES_DIR, write_derived
+        from ..knowledge.herpesdrg import write_derived
 
         return _written(write_derived(args.source, args.out or SOURCES_DIR), "text")
     if args.command == "synth":

@@ -26,7 +26,7 @@ import pyoxigraph
 from rdflib import Graph, URIRef
 
 from ..errors import CmvrrError, TableError
-from ..paths import ONTOLOGY_DIR, query_path
+from ..paths import SOURCES_DIR, query_path
 from ..patients.mutations import MutationName, MutationSyntaxError, normal_form, parse_mutation
 from ..patients.record import describe_mutation
 from ..terms import (
@@ -46,7 +46,6 @@ from ..terms import (
 from .cache import cached_bytes
 from .graph import knowledge_ntriples
 
-SOURCES_DIR = ONTOLOGY_DIR / "sources"
 TABLE = SOURCES_DIR / "herpesdrg.tsv"
 PROVENANCE = SOURCES_DIR / "herpesdrg.json"
 MAPPINGS = SOURCES_DIR / "herpesdrg.sssom.tsv"

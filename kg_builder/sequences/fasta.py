@@ -22,7 +22,7 @@ from pathlib import Path
 from ..errors import CmvrrError
 from .changes import IUPAC_BASES as IUPAC
 from .changes import Call, Edit
-from .reference import RESISTANCE_GENES, Reference, merlin, reverse_complement
+from .reference import RESISTANCE_GENES, merlin, reverse_complement
 
 FLANK = 300  # bases either side of each coding part searched for a record's place (primers sit there)
 K = 15  # seed length: unique within the six regions, and no record shorter than it is placed
@@ -249,8 +249,6 @@ def _merged(edits: list[Edit]) -> list[Edit]:
 
 
 def fasta_calls(path: Path, text: str) -> Iterator[Placement]:
-    reference: Reference = merlin()
-    del reference  # read once before the records (an unreadable package fails here, not midway)
     for record in read_fasta(path, text):
         yield place_record(path, record)
 

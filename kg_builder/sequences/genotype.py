@@ -89,14 +89,14 @@ def sequence_kind(path: Path) -> str:
 
 def _checked(path: Path) -> Path:
     try:
-        mode = path.stat().st_mode
+        facts = path.stat()
     except OSError as error:
         raise SequenceInputError(f"{path}: cannot be read ({error.strerror})") from error
-    if not stat.S_ISREG(mode):
+    if not stat.S_ISREG(facts.st_mode):
         raise SequenceInputError(f"{path}: not a regular file (a device, FIFO or folder is not read)")
-    if path.stat().st_size > MAX_SEQUENCE_BYTES:
+    if facts.st_size > MAX_SEQUENCE_BYTES:
         raise SequenceInputError(f"{path}: larger than {MAX_SEQUENCE_BYTES // 2**20} MiB")
-    if path.stat().st_size == 0:
+    if facts.st_size == 0:
         raise SequenceInputError(f"{path}: empty")
     return path
 

@@ -19,10 +19,9 @@ from functools import cache, cached_property
 from pathlib import Path
 
 from ..errors import CmvrrError
-from ..paths import ONTOLOGY_DIR
+from ..paths import SOURCES_DIR
 
 ACCESSION = "NC_006273.2"
-SOURCES_DIR = ONTOLOGY_DIR / "sources"
 GENOME = SOURCES_DIR / f"{ACCESSION}.fasta"
 CDS_TABLE = SOURCES_DIR / f"{ACCESSION}-cds.tsv"
 PROVENANCE = SOURCES_DIR / f"{ACCESSION}.json"

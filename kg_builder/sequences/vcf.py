@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +34,14 @@ class VariantCalls:
     warnings: list[str] = field(default_factory=list)
 
 
-def _in_genes(reference: Reference, position: int, length: int) -> bool:
-    return any(low - 1 <= position + length and position <= high + 1 for low, high in _spans(reference))
+@cache
+def _spans() -> tuple[tuple[int, int], ...]:
+    """The six genes' coding parts on the genome, made once (every record of a VCF is checked)."""
+    return tuple(part for gene in merlin().genes.values() for part in gene.parts)
 
 
-def _spans(reference: Reference) -> list[tuple[int, int]]:
-    return [part for gene in reference.genes.values() for part in gene.parts]
+def _in_genes(position: int, length: int) -> bool:
+    return any(low - 1 <= position + length and position <= high + 1 for low, high in _spans())
 
 
 def _check_ref(path: Path, line: int, reference: Reference, position: int, ref: str) -> None:
@@ -142,7 +145,7 @@ def vcf_calls(path: Path, sample: str | None = None) -> VariantCalls:
 def _add_record(path: Path, line: int, reference: Reference, record: Any, sample: str | None,
                 result: VariantCalls) -> None:  # fmt: skip
     ref = record.ref or ""
-    if not _in_genes(reference, record.pos, len(ref)):
+    if not _in_genes(record.pos, len(ref)):
         result.outside += 1
         return
     if not _BASES.match(ref.upper()):
@@ -188,7 +191,7 @@ def varscan_calls(path: Path, text: str) -> VariantCalls:
             raise SequenceInputError(f"{path}:{line}: not a VarScan row (Chrom, Position, Ref, Var)") from error
         if chrom not in CONTIGS:
             raise SequenceInputError(f"{path}:{line}: contig {chrom!r} is not {ACCESSION}")
-        if not _in_genes(reference, position, max(len(var), 1)):
+        if not _in_genes(position, max(len(var), 1)):
             result.outside += 1
             continue
         _check_ref(path, line, reference, position, ref)
