@@ -21,7 +21,7 @@ from ..checks.compiler import RENEW_AFTER_TRIPLES
 from ..errors import CmvrrError
 from ..knowledge.graph import knowledge
 from ..knowledge.herpesdrg import decision_slice_ntriples
-from ..knowledge.stores import load_knowledge
+from ..knowledge.stores import load_decision_knowledge
 from ..paths import query_path
 from ..patients.ntriples import Triple, joined, reachable, split_triples
 from ..patients.readers import PatientInput
@@ -235,7 +235,7 @@ _LOADED = [0]  # patient triples loaded into the shared store since it was made
 @cache
 def _shared_oxigraph_store() -> pyoxigraph.Store:
     store = pyoxigraph.Store()
-    load_knowledge(store)
+    load_decision_knowledge(store)
     return store
 
 
