@@ -9,12 +9,34 @@ The public API is small on purpose::
 
 from __future__ import annotations
 
-from .api import PatientDoesNotConform, build_graph, load_patient, recommend, validate
-from .checks.findings import FileReport
-from .decisions.model import Recommendation
-from .errors import CmvrrError, TableError
-from .knowledge.release import write_release
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from .version import __version__
+
+if TYPE_CHECKING:
+    from .api import PatientDoesNotConform, build_graph, load_patient, recommend, validate
+    from .checks.findings import FileReport
+    from .decisions.model import Recommendation
+    from .errors import CmvrrError, TableError
+    from .knowledge.release import write_release
+
+# Each name is imported when first used (PEP 562), not with the package: the command line then
+# imports only what its subcommand needs (a cold `cmvrr recommend` does not build release files).
+_HOMES = {
+    "PatientDoesNotConform": ".api", "build_graph": ".api", "load_patient": ".api", "recommend": ".api",
+    "validate": ".api", "FileReport": ".checks.findings", "Recommendation": ".decisions.model",
+    "CmvrrError": ".errors", "TableError": ".errors", "write_release": ".knowledge.release",
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_HOMES[name], __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CmvrrError",

@@ -17,6 +17,7 @@ LAYERS: dict[str, int] = {
     "errors": 0,
     "paths": 0,
     "version": 0,
+    "cache": 0,
     "terms": 0,
     "patients": 1,
     "sequences": 1,

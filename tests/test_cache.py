@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kg_builder.knowledge import cache
+from kg_builder import cache
 from kg_builder.knowledge.graph import knowledge
 
 

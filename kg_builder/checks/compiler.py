@@ -7,8 +7,9 @@ features the patient shapes use are compiled; any other feature is refused, neve
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from rdflib import BNode, Graph, Literal, URIRef
@@ -180,6 +181,18 @@ def _sparql_check(shapes: Graph, constraint: Node, target: str, severity: URIRef
     return Check(query, severity, None, _message(shapes, constraint), "focus")
 
 
+def checks_json(checks: Sequence[Check]) -> bytes:
+    """Compiled checks as JSON: what a process caches on disk instead of parsing the shapes with
+    rdflib and compiling them again (55 ms of a cold start)."""
+    return json.dumps([[c.query, str(c.severity), str(c.path) if c.path else None, c.message, c.value]
+                       for c in checks]).encode("utf-8")  # fmt: skip
+
+
+def checks_from_json(data: bytes) -> list[Check]:
+    return [Check(query, URIRef(severity), URIRef(path) if path else None, message, value)
+            for query, severity, path, message, value in json.loads(data)]  # fmt: skip
+
+
 def render(template: str, row: dict[str, str | None]) -> str:
     """Fill SHACL message templates ({?var}) the way pyshacl does."""
     return re.sub(r"\{[?$](\w+)\}", lambda match: row.get(match.group(1)) or "", template)
@@ -195,13 +208,13 @@ class FastValidator:
     """An Oxigraph store holding the knowledge-graph slice once; each patient graph is added to a
     named graph of its own, checked with the knowledge graph as the union default graph, and removed."""
 
-    def __init__(self, context: bytes, shapes: Graph) -> None:
+    def __init__(self, context: bytes, checks: Sequence[Check]) -> None:
         import pyoxigraph
 
         self._ox = pyoxigraph
         self.context_graph = pyoxigraph.NamedNode("https://w3id.org/cmv-rr/graph/validation-context")
         self._context = context  # N-Triples of the knowledge-graph slice
-        self.checks = compile_shapes(shapes)
+        self.checks = list(checks)  # compile_shapes()
         self._count = 0
         self._fresh_store()
 
@@ -262,6 +275,8 @@ __all__ = [
     "SPARQL_CONSTRAINT",
     "Check",
     "FastValidator",
+    "checks_from_json",
+    "checks_json",
     "compile_shapes",
     "refusals",
     "render",

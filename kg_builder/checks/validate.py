@@ -14,13 +14,14 @@ from pathlib import Path
 
 from rdflib import Graph, URIRef
 
+from ..cache import cached_bytes
 from ..knowledge.graph import parse_module, validation_context, validation_context_ntriples
 from ..paths import SHAPES_DIR
 from ..patients.ntriples import owners
 from ..patients.readers import PatientInput, read_patient_file
 from ..terms import PATIENT_BASE, patient_name
 from .chunks import isolated_chunks, owner
-from .compiler import FastValidator
+from .compiler import FastValidator, checks_from_json, checks_json, compile_shapes
 from .findings import SEVERITY, FileReport, Finding, PatientReport, ShaclFindings, short_name
 from .reference import reference_findings
 from .shacl import pyshacl_findings
@@ -112,7 +113,8 @@ def validate_input(
 
 @cache
 def fast_validator() -> FastValidator:
-    return FastValidator(validation_context_ntriples(), patient_shapes())
+    compiled = cached_bytes("patient-checks", lambda: checks_json(compile_shapes(patient_shapes())), ".json")
+    return FastValidator(validation_context_ntriples(), checks_from_json(compiled))
 
 
 def _fast_findings(data: bytes) -> ShaclFindings:

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..errors import EXIT_CODES, CmvrrError, RuntimeFailure, Terminated, error_text, shown
 from ..knowledge.release import FORMATS, write_release
 from ..paths import QUERIES_DIR, SOURCES_DIR
-from ..sequences.genotype import MIN_FRACTION
+from ..sequences import MIN_FRACTION
 from ..version import __version__
 
 _CMVRR = "https://w3id.org/cmv-rr/"

@@ -35,7 +35,7 @@ def run_query(name: str, patient: Graph | None = None, engine_name: str = "oxigr
     if patient is not None and len(patients) != 1:
         raise CmvrrError(f"the patient file must describe exactly one cmvrr:Patient (it describes {len(patients)})")
     graphs = {patient_graph_iri(p): patient_ntriples(patient) for p in patients} if patient is not None else {}
-    engine = ENGINES[engine_name](graphs)
+    engine = ENGINES[engine_name](graphs, whole_evidence=True)  # source-conflicts.rq reads the measurements
     # The patient leaves the shared store whatever happens: left there, it would be merged into
     # the next recommendation for the same patient IRI in this process.
     try:

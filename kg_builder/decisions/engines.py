@@ -20,8 +20,8 @@ from rdflib.term import Node
 from ..checks.compiler import RENEW_AFTER_TRIPLES
 from ..errors import CmvrrError
 from ..knowledge.graph import knowledge
-from ..knowledge.herpesdrg import decision_slice_ntriples
-from ..knowledge.stores import load_decision_knowledge
+from ..knowledge.herpesdrg import decision_slice_ntriples, evidence_ntriples
+from ..knowledge.stores import load_decision_knowledge, load_knowledge
 from ..paths import query_path
 from ..patients.ntriples import Triple, joined, reachable, split_triples
 from ..patients.readers import PatientInput
@@ -150,8 +150,9 @@ def rdflib_lexical(node: object) -> str | None:
     return canonical_lexical(str(node), str(datatype) if datatype else None)
 
 
-def reference_dataset() -> Dataset:
-    """The knowledge in an rdflib dataset, as the reference engine queries it."""
+def reference_dataset(whole_evidence: bool = False) -> Dataset:
+    """The knowledge in an rdflib dataset, as the reference engine queries it; of the second
+    source, the calls that change a decision, or with ``whole_evidence`` all it holds."""
     dataset = Dataset()
     target = dataset.graph(KNOWLEDGE_GRAPH)
     for triple in knowledge():
@@ -159,7 +160,8 @@ def reference_dataset() -> Dataset:
         # Also in the default graph, so that queries written for the release file
         # (queries/table5-mutations.rq, ...) run unchanged.
         dataset.default_graph.add(triple)
-    dataset.graph(HERPESDRG_GRAPH).parse(data=decision_slice_ntriples(), format="nt")
+    evidence = evidence_ntriples() if whole_evidence else decision_slice_ntriples()
+    dataset.graph(HERPESDRG_GRAPH).parse(data=evidence, format="nt")
     return dataset
 
 
@@ -168,9 +170,10 @@ class RdflibEngine:
 
     name = "rdflib"
 
-    def __init__(self, patients: Mapping[URIRef, bytes]) -> None:
-        """``patients``: named graph IRI -> the patient's N-Triples (patient_data)."""
-        self.dataset = reference_dataset()
+    def __init__(self, patients: Mapping[URIRef, bytes], whole_evidence: bool = False) -> None:
+        """``patients``: named graph IRI -> the patient's N-Triples (patient_data);
+        ``whole_evidence``: all of the second source, not only what decides (cmvrr query)."""
+        self.dataset = reference_dataset(whole_evidence)
         for iri, data in patients.items():
             self.dataset.graph(iri).parse(data=data, format="nt")
 
@@ -187,17 +190,19 @@ class OxigraphEngine:
     """The fast engine: pyoxigraph's in-memory store.
 
     The knowledge graph is loaded once per process into a shared store; each engine adds its
-    patients' named graphs to it and close() removes them again."""
+    patients' named graphs to it and close() removes them again. The store holds what the
+    decision queries read (load_decision_knowledge), or with ``whole_evidence`` all of the
+    second source (load_knowledge: cmvrr query, whose source-conflicts.rq reads measurements)."""
 
     name = "oxigraph"
 
-    def __init__(self, patients: Mapping[URIRef, bytes]) -> None:
+    def __init__(self, patients: Mapping[URIRef, bytes], whole_evidence: bool = False) -> None:
         """``patients``: named graph IRI -> the patient's N-Triples (patient_ntriples)."""
         self._ox = pyoxigraph
-        self.store = _shared_oxigraph_store()
+        self.store = _shared_oxigraph_store(whole_evidence)
         if _LOADED[0] >= RENEW_AFTER_TRIPLES:  # see checks.compiler.RENEW_AFTER_TRIPLES: keep the cost flat
             _shared_oxigraph_store.cache_clear()
-            self.store = _shared_oxigraph_store()
+            self.store = _shared_oxigraph_store(whole_evidence)
             _LOADED[0] = 0
         _LOADED[0] += sum(data.count(b"\n") for data in patients.values())
         self._graphs = [pyoxigraph.NamedNode(iri) for iri in patients]
@@ -233,9 +238,9 @@ _LOADED = [0]  # patient triples loaded into the shared store since it was made
 
 
 @cache
-def _shared_oxigraph_store() -> pyoxigraph.Store:
+def _shared_oxigraph_store(whole_evidence: bool) -> pyoxigraph.Store:
     store = pyoxigraph.Store()
-    load_decision_knowledge(store)
+    (load_knowledge if whole_evidence else load_decision_knowledge)(store)
     return store
 
 

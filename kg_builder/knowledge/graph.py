@@ -3,7 +3,7 @@ rule (cross-column rules included), turned into individuals, merged with the two
 modules into the release graph. cmvrr build writes it; validation, the decision engines and
 cmvrr serve load it; nothing else builds a knowledge graph (docs/architecture.md, Knowledge).
 
-The fast path never builds it: its N-Triples are cached on disk (cache.py), keyed by every
+The fast path never builds it: its N-Triples are cached on disk (../cache.py), keyed by every
 input of the build.
 """
 
@@ -15,12 +15,10 @@ from pathlib import Path
 from rdflib import Graph, Literal, URIRef
 from rdflib.compare import to_canonical_graph
 
+from ..cache import cached_bytes
 from ..errors import CmvrrError
 from ..paths import CMV_MODULE, CORE_MODULE
 from ..terms import CMV_ONTOLOGY, CMVRR, CORE_ONTOLOGY, OWL, PREFIXES, RDF, RDFS
-from .build import knowledge_graph
-from .cache import cached_bytes
-from .tables import check_mutations, check_table4, load_tables
 
 
 def parse_module(path: Path) -> Graph:
@@ -34,6 +32,10 @@ def parse_module(path: Path) -> Graph:
 
 def release_graph() -> Graph:
     """The whole release as one self-contained ontology (the core is merged, not imported)."""
+    # Imported here: a process on the fast path reads the cached N-Triples and never builds.
+    from .build import knowledge_graph
+    from .tables import check_mutations, check_table4, load_tables
+
     tables = load_tables()
     check_mutations(tables)
     check_table4(tables)

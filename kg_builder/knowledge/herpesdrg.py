@@ -25,6 +25,7 @@ from pathlib import Path
 import pyoxigraph
 from rdflib import Graph, URIRef
 
+from ..cache import cached_bytes
 from ..errors import CmvrrError, TableError
 from ..paths import SOURCES_DIR, query_path
 from ..patients.mutations import MutationName, MutationSyntaxError, normal_form, parse_mutation
@@ -43,7 +44,6 @@ from ..terms import (
     en,
     string,
 )
-from .cache import cached_bytes
 from .graph import knowledge_ntriples
 
 TABLE = SOURCES_DIR / "herpesdrg.tsv"

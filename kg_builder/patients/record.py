@@ -9,6 +9,8 @@ from __future__ import annotations
 import csv
 import difflib
 import json
+import marshal
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -19,9 +21,9 @@ import fastjsonschema
 from rdflib import Graph, URIRef
 from rdflib.namespace import RDF, RDFS
 
+from ..cache import cached_bytes
 from ..errors import CmvrrError
 from ..paths import TABLES_DIR
-from ..sequences.genotype import MIN_FRACTION, genotype_block, genotype_files
 from ..terms import CMVRR, number_text, patient_iri, patient_name
 from .mutations import MUTATION_CLASS, MutationName, MutationSyntaxError, parse_mutation
 
@@ -65,9 +67,21 @@ def _schema_accepts() -> Callable[[Any], Any]:
     """The schema compiled to Python (fastjsonschema, 7x faster): a quick yes for the records
     that conform. jsonschema stays the judge, and writes the messages, for every record this
     does not accept (tests/test_validate_fuzz.py: it never accepts what jsonschema rejects)."""
-    schema = json.loads(SCHEMA_PATH.read_text())
-    schema.pop("$schema")  # the keywords used mean the same in draft 7, which it implements
-    return fastjsonschema.compile(schema)
+    def compiled() -> bytes:
+        schema = json.loads(SCHEMA_PATH.read_text())
+        schema.pop("$schema")  # the keywords used mean the same in draft 7, which it implements
+        code = fastjsonschema.compile_to_code(schema)
+        return marshal.dumps(compile(code, str(SCHEMA_PATH), "exec"))
+
+    # Cached as Python's own code object (35 ms of a cold start to generate and compile), for
+    # this very interpreter (marshal's format is its own).
+    namespace: dict[str, Any] = {}
+    exec(marshal.loads(cached_bytes(f"patient-schema-{sys.implementation.cache_tag}", compiled, ".marshal")), namespace)
+    accepts: Callable[[Any], Any] = namespace[_SCHEMA_FUNCTION]
+    return accepts
+
+
+_SCHEMA_FUNCTION = "validate_https___w3id_org_cmv_rr_schema_patient_schema_json"  # fastjsonschema names it by $id
 
 
 def schema_errors(record: Any) -> list[jsonschema.ValidationError]:
@@ -117,6 +131,10 @@ def with_sequence_files(record: Mapping[str, Any], folder: Path) -> Mapping[str,
     tests = record.get("genotype_tests", [])
     if not any("sequence_files" in test for test in tests):
         return record
+    # Imported here: reading lab files (alignment, VCF) is a fifth of a cold start's imports,
+    # and only a record that names sequence files needs it.
+    from ..sequences.genotype import MIN_FRACTION, genotype_block, genotype_files
+
     expanded = []
     for test in tests:
         if "sequence_files" not in test:

@@ -16,16 +16,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from . import MIN_FRACTION
 from .changes import AminoAcidChange, Call, amino_acid_changes
 from .fasta import SequenceInputError, fasta_calls
 from .reference import RESISTANCE_GENES, merlin
 from .vcf import is_varscan, varscan_calls, vcf_calls
 
-# Calls below this variant fraction (percent) are named but not used. The guideline is silent on
-# a threshold (Table 3 only warns that subpopulations below 25% may be missed); NGS labs validate
-# theirs, commonly 1-10%, and a 0.5% call at high depth would otherwise stop a working drug. A
-# lab's own cut-off replaces it (--min-fraction, or the test's min_fraction).
-MIN_FRACTION = 5.0
 MAX_SEQUENCE_BYTES = 256 * 1024 * 1024  # a whole-genome VCF with every position is far smaller
 FASTA_SUFFIXES = (".fa", ".fasta", ".fas", ".fna", ".fsa", ".seq", ".txt")
 VCF_SUFFIXES = (".vcf", ".vcf.gz", ".bcf")

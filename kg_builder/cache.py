@@ -17,8 +17,8 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
-from ..paths import CMV_MODULE, CORE_MODULE, ONTOLOGY_DIR, PACKAGE_DIR, RELEASE_DIR, SHAPES_DIR, TABLES_DIR
-from ..version import __version__
+from .paths import CMV_MODULE, CORE_MODULE, ONTOLOGY_DIR, PACKAGE_DIR, RELEASE_DIR, SHAPES_DIR, TABLES_DIR
+from .version import __version__
 
 
 def sources() -> list[Path]:
@@ -44,10 +44,10 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cmv-rr"
 
 
-def cached_bytes(name: str, build: Callable[[], bytes]) -> bytes:
+def cached_bytes(name: str, build: Callable[[], bytes], suffix: str = ".nt") -> bytes:
     """The bytes cached under ``name`` for the current sources, built (and stored) when missing."""
     folder = cache_dir()
-    path = folder / f"{name}-{sources_digest()}.nt"
+    path = folder / f"{name}-{sources_digest()}{suffix}"
     try:
         return path.read_bytes()
     except OSError:
