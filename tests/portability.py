@@ -11,7 +11,8 @@ from typing import Any
 from rdflib import Literal, URIRef
 
 from kg_builder.commands.query import run_query
-from kg_builder.decisions.engines import OxigraphEngine, patient_data, query_text, with_values
+from kg_builder.decisions.decide import prepare
+from kg_builder.decisions.engines import query_text, with_values
 from kg_builder.paths import EXAMPLES_DIR
 from kg_builder.patients.readers import read_patient_file
 from kg_builder.terms import patient_graph_iri
@@ -98,9 +99,8 @@ def selected(query: str) -> list[str]:
 def in_process(name: str) -> list[dict[str, str | None]]:
     """The query's answer on the package's own engine, for the example patient."""
     text = query_text(name)
-    item = read_patient_file(PATIENT_FILE)
-    named = {patient_graph_iri(URIRef(patient)): data for patient, data in patient_data(item).items()}
-    engine = OxigraphEngine(named, whole_evidence=True)  # all of HerpesDRG, as serve and cmvrr query hold it
+    # All of HerpesDRG, as serve and cmvrr query hold it.
+    engine, _ = prepare([read_patient_file(PATIENT_FILE).graph], whole_evidence=True)
     bindings = {key: INPUTS[key] for key in selected(text)}
     try:
         return engine.select(text, bindings) if bindings or "GRAPH" in text else run_query(name)[1]

@@ -214,7 +214,7 @@ class FastValidator:
         self._ox = pyoxigraph
         self.context_graph = pyoxigraph.NamedNode("https://w3id.org/cmv-rr/graph/validation-context")
         self._context = context  # N-Triples of the knowledge-graph slice
-        self.checks = list(checks)  # compile_shapes()
+        self.checks = list(checks)  # compile_shapes' output, or checks_from_json of its cache
         self._count = 0
         self._fresh_store()
 

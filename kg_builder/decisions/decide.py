@@ -61,9 +61,11 @@ def _number(text: str | None) -> float | None:
     return None if text is None else float(Decimal(text))
 
 
-def prepare(inputs: Sequence[Graph | PatientInput], engine_name: str = "oxigraph") -> tuple[Engine, list[URIRef]]:
+def prepare(
+    inputs: Sequence[Graph | PatientInput], engine_name: str = "oxigraph", whole_evidence: bool = False
+) -> tuple[Engine, list[URIRef]]:
     """A store holding the knowledge graph and each patient of ``inputs`` in its named graph,
-    with its own data (patient_data)."""
+    with its own data (patient_data); ``whole_evidence``: all of the second source (engines.py)."""
     named: dict[URIRef, bytes] = {}
     patients: list[URIRef] = []
     for item in inputs:
@@ -74,7 +76,7 @@ def prepare(inputs: Sequence[Graph | PatientInput], engine_name: str = "oxigraph
                 raise CmvrrError(f"{patient}: the same patient in two inputs; recommend for them one at a time")
             named[iri] = data
             patients.append(URIRef(patient))
-    engine: Engine = ENGINES[engine_name](named)
+    engine: Engine = ENGINES[engine_name](named, whole_evidence)
     return engine, sorted(patients)
 
 

@@ -21,7 +21,7 @@ from ..checks.compiler import RENEW_AFTER_TRIPLES
 from ..errors import CmvrrError
 from ..knowledge.graph import knowledge
 from ..knowledge.herpesdrg import decision_slice_ntriples, evidence_ntriples
-from ..knowledge.stores import load_decision_knowledge, load_knowledge
+from ..knowledge.stores import load_knowledge
 from ..paths import query_path
 from ..patients.ntriples import Triple, joined, reachable, split_triples
 from ..patients.readers import PatientInput
@@ -191,8 +191,8 @@ class OxigraphEngine:
 
     The knowledge graph is loaded once per process into a shared store; each engine adds its
     patients' named graphs to it and close() removes them again. The store holds what the
-    decision queries read (load_decision_knowledge), or with ``whole_evidence`` all of the
-    second source (load_knowledge: cmvrr query, whose source-conflicts.rq reads measurements)."""
+    decision queries read, or with ``whole_evidence`` all of the second source (cmvrr query,
+    whose source-conflicts.rq reads measurements): knowledge.stores.load_knowledge."""
 
     name = "oxigraph"
 
@@ -240,7 +240,7 @@ _LOADED = [0]  # patient triples loaded into the shared store since it was made
 @cache
 def _shared_oxigraph_store(whole_evidence: bool) -> pyoxigraph.Store:
     store = pyoxigraph.Store()
-    (load_knowledge if whole_evidence else load_decision_knowledge)(store)
+    load_knowledge(store, whole_evidence)
     return store
 
 

@@ -11,27 +11,20 @@ from .graph import knowledge_ntriples
 from .herpesdrg import decision_slice_ntriples, evidence_ntriples
 
 
-def load_knowledge(store: pyoxigraph.Store) -> None:
-    """The knowledge graph into an Oxigraph store: named for the decision queries, and also the
-    default graph, so that queries written for the release file run unchanged; and the second
-    source (HerpesDRG measurements and the calls derived where Table 5 is silent) in its own
-    named graph. The rdflib engine loads only the calls that change a decision (the same
-    answers to every decision query, a quarter of a second instead of a second and a half)."""
-    for graph_name in (pyoxigraph.NamedNode(KNOWLEDGE_GRAPH), pyoxigraph.DefaultGraph()):
+def load_knowledge(store: pyoxigraph.Store, whole_evidence: bool = True) -> None:
+    """The knowledge graph into an Oxigraph store, named for the decision queries, and the second
+    source in its own named graph. With ``whole_evidence`` (serve, cohorts, cmvrr query): also the
+    default graph, so that queries written for the release file run unchanged, and all of
+    HerpesDRG (measurements and the calls derived where Table 5 is silent; source-conflicts.rq
+    reads the measurements). Without it, what the decision queries read, as the rdflib engine has
+    it: only the calls that change a decision. A batch makes that store anew every few hundred
+    patients (decisions/engines.py): 13,500 quads load in 25 ms, where the 45,700 of the whole
+    took 105."""
+    graphs = (pyoxigraph.NamedNode(KNOWLEDGE_GRAPH), pyoxigraph.DefaultGraph())
+    for graph_name in graphs if whole_evidence else graphs[:1]:
         store.bulk_load(knowledge_ntriples(), format=pyoxigraph.RdfFormat.N_TRIPLES, to_graph=graph_name)
-    store.bulk_load(evidence_ntriples(), format=pyoxigraph.RdfFormat.N_TRIPLES,
-                    to_graph=pyoxigraph.NamedNode(HERPESDRG_GRAPH))  # fmt: skip
+    evidence = evidence_ntriples() if whole_evidence else decision_slice_ntriples()
+    store.bulk_load(evidence, format=pyoxigraph.RdfFormat.N_TRIPLES, to_graph=pyoxigraph.NamedNode(HERPESDRG_GRAPH))
 
 
-def load_decision_knowledge(store: pyoxigraph.Store) -> None:
-    """What the decision queries read, as the rdflib engine has it: the knowledge graph, named,
-    and of the second source only the calls that change a decision. A batch makes such a store
-    anew every few hundred patients (decisions/engines.py): 13,500 quads load in 25 ms, where the
-    45,700 of load_knowledge (the default graph and all of HerpesDRG too) took 105."""
-    store.bulk_load(knowledge_ntriples(), format=pyoxigraph.RdfFormat.N_TRIPLES,
-                    to_graph=pyoxigraph.NamedNode(KNOWLEDGE_GRAPH))  # fmt: skip
-    store.bulk_load(decision_slice_ntriples(), format=pyoxigraph.RdfFormat.N_TRIPLES,
-                    to_graph=pyoxigraph.NamedNode(HERPESDRG_GRAPH))  # fmt: skip
-
-
-__all__ = ["load_decision_knowledge", "load_knowledge"]
+__all__ = ["load_knowledge"]
