@@ -4,9 +4,10 @@ to fix; JSON carries the same findings."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields, is_dataclass
 from functools import cache
+from operator import attrgetter
 from typing import Any
 
 from rdflib import Graph, Literal, URIRef
@@ -65,17 +66,19 @@ def validation_text(reports: Sequence[FileReport]) -> str:
 
 
 def asdict(value: Any) -> Any:
-    """dataclasses.asdict without its deep copies (every value here is immutable already) and
-    with each class's field names looked up once: the same result, many times faster, which
-    batch mode feels."""
+    """dataclasses.asdict without its deep copies (every value here is immutable already), each
+    class's fields read by one attrgetter and plain values not visited: the same result, many
+    times faster, which batch mode feels."""
     kind = type(value)
     if kind in _ATOMS:
         return value
-    names = _field_names(kind)  # type: ignore[arg-type]
-    if names is not None:
-        return {name: asdict(getattr(value, name)) for name in names}
+    reader = _fields_reader(kind)  # type: ignore[arg-type]
+    if reader is not None:
+        names, read = reader
+        values = zip(names, read(value), strict=True)
+        return {name: item if type(item) in _ATOMS else asdict(item) for name, item in values}
     if isinstance(value, (tuple, list)):
-        return kind(asdict(item) for item in value)
+        return kind([item if type(item) in _ATOMS else asdict(item) for item in value])
     if isinstance(value, dict):
         return {key: asdict(item) for key, item in value.items()}
     return value
@@ -85,8 +88,14 @@ _ATOMS = frozenset({str, int, float, bool, type(None)})
 
 
 @cache
-def _field_names(kind: type) -> tuple[str, ...] | None:
-    return tuple(field.name for field in fields(kind)) if is_dataclass(kind) else None
+def _fields_reader(kind: type) -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]] | None:
+    """A dataclass's field names, and one call that reads them all (attrgetter of several names
+    gives a tuple; of one name, the bare value)."""
+    if not is_dataclass(kind):
+        return None
+    names = tuple(field.name for field in fields(kind))
+    read = attrgetter(*names) if len(names) > 1 else (lambda value: (getattr(value, names[0]),))
+    return names, read
 
 
 def _course_dict(course: RefractoryStatus) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from ..errors import CmvrrError
 from ..knowledge.herpesdrg import conflicts
 from ..patients.mutations import shown_name
 from ..patients.readers import PatientInput
-from ..terms import CMVRR, date_of_day, day_number, number_text, patient_graph_iri, patient_name
+from ..terms import date_of_day, day_number, number_text, patient_graph_iri, patient_name
 from .engines import ENGINES, Engine, Row, patient_data, query_text, with_values
 from .model import (
     Advice,
@@ -41,12 +41,7 @@ from .model import (
     SusceptibilityStatus,
     ThresholdCheck,
 )
-from .plan import PatientContext, Plan, build_plan, canonical, from_second_source, regimen_of_line
-
-
-def local(iri: str | None) -> str:
-    """A knowledge-graph IRI's local name (cmvrr:UL97_C592G -> UL97_C592G); others unchanged."""
-    return "" if iri is None else iri.removeprefix(str(CMVRR))
+from .plan import PatientContext, Plan, build_plan, canonical, from_second_source, local, regimen_of_line
 
 
 def _date(day: str | None) -> str | None:
@@ -751,24 +746,31 @@ def _detected(row: Row, gene: str, missed: tuple[str, ...], specimen_on: Mapping
     )
 
 
+@cache
+def _condition(iri: str | None) -> str:
+    """An advice condition's name as advice.tsv spells it (cmvrr:applies-cns-disease -> cns-disease)."""
+    return local(iri).removeprefix("applies-")
+
+
+def _holds(row: Row, plan_conditions: set[str]) -> bool:
+    """An advice condition holds: the record says so (advice.rq ?holds), or the plan does."""
+    return row["holds"] == "true" or (row["holds"] is None and _condition(row["condition"]) in plan_conditions)
+
+
 def _advice(
     rows: list[Row], statements: dict[str, Statement], plan_conditions: set[str]
 ) -> tuple[tuple[Advice, ...], tuple[Exclusion, ...]]:
     """Advice whose conditions all hold: the record's (advice.rq ?holds) and the plan's. A
     statement in favour of a therapy that another shown advice excludes is not shown as advice
     but weighed on the exclusion (FAQ11: IVIG C-II for pneumonitis, D-III for R/R infection)."""
-    by_advice: dict[str, list[Row]] = defaultdict(list)
+    by_advice: dict[str | None, list[Row]] = defaultdict(list)
     for row in rows:
-        by_advice[str(row["advice"])].append(row)
-    shown = []
-    for group in by_advice.values():
-        conditions = {local(row["condition"]).removeprefix("applies-"): row["holds"] for row in group}
-        if all(holds == "true" or (holds is None and name in plan_conditions) for name, holds in conditions.items()):
-            shown.append(group[0])
-    excluded_by = {local(row["excludes"]): row for row in shown if row["excludes"]}
-    advice, excluded, weighed = [], [], defaultdict(list)
-    for row in shown:
-        statement = statements[local(row["statement"])]
+        by_advice[row["advice"]].append(row)
+    shown = [group for group in by_advice.values() if all(_holds(row, plan_conditions) for row in group)]
+    excluded_by = {local(group[0]["excludes"]): group[0] for group in shown if group[0]["excludes"]}
+    advice, weighed = [], defaultdict(list)
+    for group in shown:
+        statement = statements[local(group[0]["statement"])]
         about = set(statement.about)
         conflict = next(
             (x for x in sorted(about & set(excluded_by)) if statement.polarity in ("for", "optional")), None
@@ -776,9 +778,7 @@ def _advice(
         if conflict:
             weighed[conflict].append(f"weighed: {_cite(statement)}")
             continue
-        condition = " and ".join(
-            sorted(local(r["condition"]).removeprefix("applies-") for r in by_advice[str(row["advice"])])
-        )
+        condition = " and ".join(sorted(_condition(r["condition"]) for r in group))
         advice.append(
             Advice(
                 statement.id,
@@ -790,6 +790,7 @@ def _advice(
                 statement.about,
             )
         )
+    excluded = []
     for therapy, row in excluded_by.items():
         statement = statements[local(row["statement"])]
         excluded.append(Exclusion(therapy, None, None, (_cite(statement), *weighed[therapy]), (statement.id,)))

@@ -112,7 +112,9 @@ _IRI_UNSAFE = re.compile(r'[<>"{}|^`\\\x00-\x20]')
 _WHERE = re.compile(r"\bWHERE\s*\{", re.IGNORECASE)
 
 
+@lru_cache(maxsize=1 << 14)
 def _sparql_term(node: Node) -> str:
+    """A bound input as SPARQL writes it; cached: a chunk binds the same patients in every query."""
     if isinstance(node, URIRef) and _IRI_UNSAFE.search(str(node)):
         raise CmvrrError(f'<{node}>: this IRI cannot be written in SPARQL; use an IRI without spaces or <>"{{}}|^`\\')
     if not isinstance(node, (URIRef, Literal)):
@@ -124,14 +126,20 @@ def with_values(query: str, names: Sequence[str], rows: Iterable[Sequence[Node]]
     """The query with its inputs bound by a VALUES block opening its WHERE clause, one row per
     patient: SPARQL's own way to bind inputs (the protocol has none), so any engine runs it, and
     one run answers for many patients. A trailing VALUES would join too late for BIND and FILTER."""
-    lines = [line for line in query.splitlines() if not line.lstrip().startswith("#")]
-    text = "\n".join(lines)
+    head, tail = _split_at_where(query)
+    block = " ".join("(" + " ".join(_sparql_term(value) for value in row) + ")" for row in rows)
+    variables = " ".join("?" + name for name in names)
+    return f"{head}\n  VALUES ({variables}) {{ {block} }}{tail}"
+
+
+@lru_cache(maxsize=256)
+def _split_at_where(query: str) -> tuple[str, str]:
+    """The query without comment lines, split after its WHERE clause's opening brace."""
+    text = "\n".join(line for line in query.splitlines() if not line.lstrip().startswith("#"))
     where = _WHERE.search(text)
     if where is None:
         raise ValueError("the query has no WHERE clause")
-    block = " ".join("(" + " ".join(_sparql_term(value) for value in row) + ")" for row in rows)
-    variables = " ".join("?" + name for name in names)
-    return f"{text[: where.end()]}\n  VALUES ({variables}) {{ {block} }}{text[where.end() :]}"
+    return text[: where.end()], text[where.end() :]
 
 
 class Engine(Protocol):

@@ -62,8 +62,12 @@ def canonical(therapy: str) -> str:
     return CANONICAL.get(therapy, therapy)
 
 
+_CMVRR = str(CMVRR)
+
+
 def local(iri: str | None) -> str:
-    return "" if iri is None else iri.removeprefix(str(CMVRR))
+    """A knowledge-graph IRI's local name (cmvrr:UL97_C592G -> UL97_C592G); others unchanged."""
+    return "" if iri is None else iri.removeprefix(_CMVRR)
 
 
 @dataclass(frozen=True)
