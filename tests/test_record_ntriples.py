@@ -22,8 +22,9 @@ from kg_builder.commands.synth import synthetic_patients
 from kg_builder.decisions.engines import patient_data
 from kg_builder.decisions.model import Recommendation
 from kg_builder.paths import EXAMPLES_DIR
+from kg_builder.patients.ntriples import split_triples
 from kg_builder.patients.readers import PatientInput
-from kg_builder.patients.record import records_graph, records_ntriples
+from kg_builder.patients.record import records_graph, records_ntriples, records_triples
 from kg_builder.report import recommendation_dict
 
 FIXTURES = sorted(EXAMPLES_DIR.rglob("*.json"))
@@ -38,6 +39,8 @@ def _read_alike(data: Any) -> None:
     through_rdflib = graph.serialize(format="nt", encoding="utf-8")
     assert set(pyoxigraph.parse(through_rdflib, format=pyoxigraph.RdfFormat.N_TRIPLES)) == oxigraph
     assert len(graph) == len(oxigraph) == len(set(written.splitlines()))
+    # The batch keeps the writer's terms instead of splitting its lines again: the same tuples.
+    assert records_triples(data)[0] == split_triples(written)
 
 
 @pytest.mark.parametrize("path", FIXTURES, ids=lambda path: path.name)

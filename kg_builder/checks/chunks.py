@@ -65,13 +65,16 @@ class _Chunk:
                 descriptions[subject[1:-1]].add((predicate, value))
         for iri, description in descriptions.items():
             known = self.described.get(iri)
-            if (known is not None and known != description) or owner(iri, self.roots):
+            # A node described here already lies under no member's root, nor can a later one's
+            # (a root among foreign_prefixes is refused above): only a new node needs the walk.
+            if (known is None and owner(iri, self.roots)) or (known is not None and known != description):
                 return False
         self.members.append(index)
         self.roots.update(own)
         for iri, description in descriptions.items():
-            self.described.setdefault(iri, frozenset(description))
-            self.foreign_prefixes.update(_prefixes(iri))
+            if iri not in self.described:
+                self.described[iri] = frozenset(description)
+                self.foreign_prefixes.update(_prefixes(iri))
         return True
 
 

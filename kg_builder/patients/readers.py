@@ -21,8 +21,8 @@ from rdflib import Dataset, Graph, Literal, URIRef
 from rdflib.plugins.parsers.notation3 import BadSyntax
 
 from ..errors import CmvrrError, shown
-from .ntriples import Triple, patients_in, split_triples
-from .record import InputProblem, ntriples_graph, records_ntriples
+from .ntriples import Triple, joined, patients_in, split_triples
+from .record import InputProblem, ntriples_graph, records_triples
 
 RDF_SYNTAX = {
     ".ttl": "turtle",
@@ -47,7 +47,7 @@ class PatientInput:
 
     def __init__(
         self, source: Path, graph: Graph | None = None, problems: list[InputProblem] | None = None,
-        ntriples: bytes | None = None,
+        ntriples: bytes | None = None, triples: list[Triple] | None = None,
     ) -> None:  # fmt: skip
         if graph is None and ntriples is None:
             raise ValueError("a patient input needs a graph or its N-Triples")
@@ -56,6 +56,8 @@ class PatientInput:
             self.graph = graph
         if ntriples is not None:
             self.ntriples = ntriples
+        if triples is not None:  # the same as split_triples(ntriples), given by whoever wrote them
+            self.triples = triples
 
     @cached_property
     def graph(self) -> Graph:
@@ -232,8 +234,8 @@ def read_json(path: Path, text: str) -> PatientInput:
     where = _unencodable(data) if _SURROGATE_ESCAPE.search(text) else None
     if where is not None:
         raise InputParseError(f"{path}: not valid text: a lone surrogate escape (\\ud800-\\udfff) at {where}")
-    ntriples, problems = records_ntriples(data, path.parent)  # a test's sequence_files sit beside the record
-    return PatientInput(path, problems=problems, ntriples=ntriples)
+    triples, problems = records_triples(data, path.parent)  # a test's sequence_files sit beside the record
+    return PatientInput(path, problems=problems, ntriples=joined(triples), triples=triples)
 
 
 def _unencodable(data: object) -> str | None:

@@ -26,6 +26,7 @@ from ..errors import CmvrrError
 from ..paths import TABLES_DIR
 from ..terms import CMVRR, number_text, patient_iri, patient_name
 from .mutations import MUTATION_CLASS, MutationName, MutationSyntaxError, parse_mutation
+from .ntriples import Triple, joined
 
 if TYPE_CHECKING:  # jsonschema is imported only for a record the quick check rejects (a fifth of a cold start)
     import jsonschema
@@ -96,8 +97,14 @@ def records_ntriples(data: Any, folder: Path | None = None) -> tuple[bytes, list
     """One JSON record, or a list of them, as N-Triples and the structural problems found: the
     batch's way, without building an rdflib graph (records_graph parses these lines). ``folder``:
     where a genotype test's sequence_files are (the record's own folder; default the working one)."""
+    triples, problems = records_triples(data, folder)
+    return joined(triples), problems
+
+
+def records_triples(data: Any, folder: Path | None = None) -> tuple[list[Triple], list[InputProblem]]:
+    """records_ntriples' triples as N-Triples terms, before they are joined into lines."""
     records = data if isinstance(data, list) else [data]
-    lines: list[str] = []
+    triples: list[Triple] = []
     problems: list[InputProblem] = []
     for index, record in enumerate(records):
         label = record.get("id", f"record {index + 1}") if isinstance(record, dict) else f"record {index + 1}"
@@ -115,8 +122,8 @@ def records_ntriples(data: Any, folder: Path | None = None) -> tuple[bytes, list
             continue
         writer = Triples()
         problems += record_triples(writer, record)
-        lines += writer.lines
-    return "".join(lines).encode("utf-8"), problems
+        triples += writer.triples
+    return triples, problems
 
 
 def records_graph(data: Any, folder: Path | None = None) -> tuple[Graph, list[InputProblem]]:
@@ -274,14 +281,19 @@ IRI, NS, TYPE, LABEL = _Iris(), str(CMVRR), str(RDF.type), str(RDFS.label)
 
 
 class Triples:
-    """Triples written as N-Triples lines: subject and predicate IRIs as text, the value an N-Triples
-    term (_iri(), _string(), _decimal(), ...)."""
+    """Triples as N-Triples terms: added with subject and predicate IRIs as text, the value an
+    N-Triples term (_iri(), _string(), _decimal(), ...); kept as terms, so that the batch path
+    need not split its own lines again (ntriples.split_triples gives the same tuples)."""
 
     def __init__(self) -> None:
-        self.lines: list[str] = []
+        self.triples: list[Triple] = []
 
     def add(self, subject: str, predicate: str, value: str) -> None:
-        self.lines.append(f"<{subject}> <{predicate}> {value} .\n")
+        self.triples.append((f"<{subject}>", f"<{predicate}>", value))
+
+    @property
+    def lines(self) -> list[str]:
+        return [f"{subject} {predicate} {value} .\n" for subject, predicate, value in self.triples]
 
 
 def record_triples(out: Triples, record: Mapping[str, Any]) -> list[InputProblem]:
@@ -471,6 +483,7 @@ __all__ = [
     "record_triples",
     "records_graph",
     "records_ntriples",
+    "records_triples",
     "schema_errors",
     "schema_validator",
     "with_sequence_files",
