@@ -253,12 +253,14 @@ def _shared_oxigraph_store(whole_evidence: bool) -> pyoxigraph.Store:
 
 
 def ox_lexical(term: object) -> str | None:
-    if term is None:
-        return None
-    if isinstance(term, pyoxigraph.Literal):
-        datatype = term.datatype.value
-        return _number_lexical(term.value, datatype) if datatype in NUMERIC_DATATYPES else term.value
-    return str(term.value)  # type: ignore[attr-defined]
+    """An Oxigraph answer's lexical form, numbers spelled one way (canonical_lexical)."""
+    if type(term) is _OX_LITERAL:
+        lexical, datatype = term.value, term.datatype.value
+        return _number_lexical(lexical, datatype) if datatype in NUMERIC_DATATYPES else lexical
+    return None if term is None else term.value  # type: ignore[attr-defined]  # an IRI's or a blank node's text
+
+
+_OX_LITERAL = pyoxigraph.Literal
 
 
 @lru_cache(maxsize=1 << 16)

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from ..knowledge.herpesdrg import cited, deciding_measurement
 from ..patients.mutations import normal_form, shown_name
@@ -65,6 +66,7 @@ def canonical(therapy: str) -> str:
 _CMVRR = str(CMVRR)
 
 
+@lru_cache(maxsize=1 << 14)  # the same few hundred knowledge IRIs, over and over: a lookup in C
 def local(iri: str | None) -> str:
     """A knowledge-graph IRI's local name (cmvrr:UL97_C592G -> UL97_C592G); others unchanged."""
     return "" if iri is None else iri.removeprefix(_CMVRR)
