@@ -202,7 +202,7 @@ def build_plan(
         standing += [c for c in derived if not c.falls and not c.silent]
         if any(_kind(c) == "antiviral" and not c.falls and not c.silent for c in derived):
             notes.append(
-                "No Table 4 row leaves an antiviral for this patient: the antivirals below follow FAQ9 "
+                "No Table 4 row leaves an antiviral for this patient: the antivirals offered follow FAQ9 "
                 f"({_cite(statements['faq9-switch-drug-class'])})"
             )
     if _high_dose(standing) and not any(c.therapy == "filgrastim" for c in standing):
