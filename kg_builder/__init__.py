@@ -12,9 +12,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .version import __version__
-
 if TYPE_CHECKING:
+    __version__: str
     from .api import PatientDoesNotConform, build_graph, load_patient, recommend, validate
     from .checks.findings import FileReport
     from .decisions.model import Recommendation
@@ -31,6 +30,10 @@ _HOMES = {
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        from .version import package_version
+
+        return package_version()
     if name not in _HOMES:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(_HOMES[name], __name__), name)

@@ -18,7 +18,6 @@ from functools import cache
 from pathlib import Path
 
 from .paths import CMV_MODULE, CORE_MODULE, ONTOLOGY_DIR, PACKAGE_DIR, RELEASE_DIR, SHAPES_DIR, TABLES_DIR
-from .version import __version__
 
 
 def sources() -> list[Path]:
@@ -31,7 +30,7 @@ def sources() -> list[Path]:
 
 @cache
 def sources_digest() -> str:
-    digest = hashlib.sha256(__version__.encode())
+    digest = hashlib.sha256()  # the version lives in the sources too (pyproject, the ontology modules)
     for path in sources():
         digest.update(f"{path.parent.name}/{path.name}".encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]

@@ -52,6 +52,16 @@ def test_usage_error_exits_2_without_traceback() -> None:
     assert "--out" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_version_is_the_installed_packages() -> None:
+    from importlib.metadata import version
+
+    import kg_builder
+
+    result = subprocess.run([sys.executable, "-m", "kg_builder", "--version"], capture_output=True, text=True)
+    assert (result.returncode, result.stdout) == (0, f"cmvrr {version('cmv-rr')}\n")
+    assert kg_builder.__version__ == version("cmv-rr")
+
+
 def test_help_teaches_with_examples() -> None:
     result = subprocess.run([sys.executable, "-m", "kg_builder", "--help"], capture_output=True, text=True)
     assert result.returncode == 0

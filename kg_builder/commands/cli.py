@@ -9,12 +9,13 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ..errors import EXIT_CODES, CmvrrError, RuntimeFailure, Terminated, error_text, shown
 from ..knowledge.release import FORMATS, write_release
 from ..paths import QUERIES_DIR, SOURCES_DIR
 from ..sequences import MIN_FRACTION
-from ..version import __version__
+from ..version import package_version
 
 _CMVRR = "https://w3id.org/cmv-rr/"
 SERVE_PORT = 8765  # not 7878, the oxigraph server's own default
@@ -93,6 +94,17 @@ def _genotype_options(parser: argparse.ArgumentParser) -> None:
                         "lists differences only; default: only the codons of its calls count as read)")  # fmt: skip
 
 
+class _Version(argparse.Action):
+    """--version, the version read only when asked for (version.py)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(f"cmvrr {package_version()}")
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cmvrr",
@@ -101,7 +113,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog=_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"cmvrr {__version__}")
+    parser.add_argument("--version", action=_Version, help="show the version and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     build = commands.add_parser(
         "build",
