@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 from decimal import Decimal, InvalidOperation, localcontext
+from functools import lru_cache
 from typing import Literal as Form
 
 from rdflib import Literal, Namespace, URIRef
@@ -69,6 +70,7 @@ def named_patient(name: str) -> URIRef:
     return URIRef(name) if ":" in name else patient_iri(name)
 
 
+@lru_cache(maxsize=1 << 12)  # a chunk asks for its patients' graphs in every query
 def patient_graph_iri(patient: URIRef) -> URIRef:
     """The named graph a store keeps one patient's data in."""
     return URIRef(f"{patient}/graph")

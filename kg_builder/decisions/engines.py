@@ -214,6 +214,7 @@ class OxigraphEngine:
             _LOADED[0] = 0
         _LOADED[0] += sum(data.count(b"\n") for data in patients.values())
         self._graphs = [pyoxigraph.NamedNode(iri) for iri in patients]
+        self._lexical = _Lexical()  # this engine's answers repeat the same terms, row after row
         for iri, data in patients.items():
             self.store.load(data, format=pyoxigraph.RdfFormat.N_TRIPLES, to_graph=pyoxigraph.NamedNode(iri))
 
@@ -227,8 +228,8 @@ class OxigraphEngine:
         solutions = self.store.query(query, substitutions=substitutions)  # type: ignore[arg-type]
         if not isinstance(solutions, self._ox.QuerySolutions):
             raise TypeError("packaged decision queries are SELECT queries")
-        names = [variable.value for variable in solutions.variables]
-        return [dict(zip(names, map(ox_lexical, solution), strict=True)) for solution in solutions]
+        names, lexical = [variable.value for variable in solutions.variables], self._lexical.__getitem__
+        return [dict(zip(names, map(lexical, solution), strict=True)) for solution in solutions]
 
     def _term(self, node: Node) -> object:
         if isinstance(node, URIRef):
@@ -261,6 +262,15 @@ def ox_lexical(term: object) -> str | None:
 
 
 _OX_LITERAL = pyoxigraph.Literal
+
+
+class _Lexical(dict[object, str | None]):
+    """ox_lexical of each term once: a lookup (the term's hash and equality are Oxigraph's) is
+    cheaper than a conversion, and a chunk's answers name the same IRIs over and over."""
+
+    def __missing__(self, term: object) -> str | None:
+        self[term] = value = ox_lexical(term)
+        return value
 
 
 @lru_cache(maxsize=1 << 16)

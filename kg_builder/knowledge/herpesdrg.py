@@ -19,7 +19,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import pyoxigraph
@@ -380,6 +380,7 @@ def evidence_ntriples() -> bytes:
     return cached_bytes("herpesdrg-evidence", lambda: evidence_graph().serialize(format="nt", encoding="utf-8"))
 
 
+@lru_cache(maxsize=1 << 12)  # asked again for every patient with the mutation
 def deciding_measurement(mutation: str, drug: str) -> Measurement | None:
     """The measurement of ``mutation`` alone (normal form) against ``drug`` with the highest fold
     change: the one a HerpesDRG call rests on (herpesdrg-calls.rq), for the reason text."""
