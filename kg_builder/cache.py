@@ -30,7 +30,7 @@ def sources() -> list[Path]:
 
 @cache
 def sources_digest() -> str:
-    digest = hashlib.sha256()  # the version lives in the sources too (pyproject, the ontology modules)
+    digest = hashlib.sha256()  # the release version is in the sources too (the ontology modules carry it)
     for path in sources():
         digest.update(f"{path.parent.name}/{path.name}".encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
