@@ -4,6 +4,7 @@ recorded and the rest go on; folders, JSON lines and N-Quads all work."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -100,6 +101,11 @@ def test_bench_reports_every_measure_beside_its_baseline() -> None:
     assert all(row["ratio"] is None or row["ratio"] > 0 for row in result["rows"])
     assert all(isinstance(row["load"], float) for row in result["rows"])
     assert "per-patient wall time" in bench_text(result)
+    # Noisy figures come with their spread: the in-process ratio over rounds, the cold start's range.
+    [cpu] = [row for row in result["rows"] if row["measure"].startswith("batch CPU per patient")]
+    assert re.search(r"medians of 3 rounds, whose ratios ran \d+\.\d\d-\d+\.\d\d", cpu["note"])
+    [cold] = [row for row in result["rows"] if row["measure"].startswith("cold cmvrr recommend")]
+    assert re.fullmatch(r"\d+\.\d\d s \(median of 5: \d+\.\d\d-\d+\.\d\d\)", cold["cmvrr"])
 
 
 def test_batch_equals_one_item_at_a_time_with_faults_warnings_and_repeats(tmp_path: Path) -> None:
