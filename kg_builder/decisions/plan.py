@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from ..knowledge.herpesdrg import cited, deciding_measurement
 from ..patients.mutations import normal_form, shown_name
@@ -98,7 +98,7 @@ class PatientContext:
     def refractory(self) -> bool:
         return bool(self.failing)
 
-    @property
+    @cached_property  # asked for every candidate and option of the plan
     def on(self) -> frozenset[str]:
         return frozenset(canonical(therapy) for therapy in self.current)
 
