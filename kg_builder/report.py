@@ -90,11 +90,11 @@ _ATOMS = frozenset({str, int, float, bool, type(None)})
 @cache
 def _fields_reader(kind: type) -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]] | None:
     """A dataclass's field names, and one call that reads them all (attrgetter of several names
-    gives a tuple; of one name, the bare value)."""
+    gives a tuple; of one name, the bare value; of none, an error)."""
     if not is_dataclass(kind):
         return None
     names = tuple(field.name for field in fields(kind))
-    read = attrgetter(*names) if len(names) > 1 else (lambda value: (getattr(value, names[0]),))
+    read = attrgetter(*names) if len(names) > 1 else (lambda value: tuple(getattr(value, name) for name in names))
     return names, read
 
 

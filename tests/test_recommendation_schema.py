@@ -29,3 +29,15 @@ def test_the_schema_rejects_an_option_without_reasons() -> None:
     data["options"][0]["reasons"] = []
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(data, SCHEMA)
+
+
+@pytest.mark.parametrize("case", CASES[:20], ids=[case.name for case in CASES[:20]])
+def test_the_fast_asdict_gives_what_dataclasses_asdict_gives(case: Path) -> None:
+    """report.asdict skips dataclasses.asdict's deep copies and plain values: the same dicts (and
+    tuples stay tuples, as dataclasses.asdict keeps them), every nested part of a recommendation."""
+    import dataclasses
+
+    from kg_builder.report import asdict
+
+    for recommendation in recommend(case):
+        assert asdict(recommendation) == dataclasses.asdict(recommendation)
