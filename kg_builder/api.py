@@ -94,7 +94,7 @@ def with_genotype_test(item: PatientInput, test: Mapping[str, Any]) -> PatientIn
         number += 1
     out = Triples()
     problems = add_genotype_test(out, str(patient), f"{patient}/genotype-test/{number}", test, number)
-    ntriples = item.ntriples + "".join(out.lines).encode("utf-8")
+    ntriples = item.ntriples + out.ntriples()
     return PatientInput(item.source, problems=[*item.problems, *problems], ntriples=ntriples)
 
 

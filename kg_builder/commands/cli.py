@@ -508,7 +508,7 @@ def _genotype(args: argparse.Namespace) -> int:
     problems = add_genotype_test(out, patient, patient + "/genotype-test/1", block, 1)
     if problems:
         raise CmvrrError("; ".join(f"{p.path}: {p.message}" for p in problems))
-    graph = ntriples_graph("".join(out.lines).encode("utf-8"))
+    graph = ntriples_graph(out.ntriples())
     graph.bind("cmvrr", _CMVRR)
     print(graph.serialize(format="turtle"))
     return 0

@@ -291,9 +291,8 @@ class Triples:
     def add(self, subject: str, predicate: str, value: str) -> None:
         self.triples.append((f"<{subject}>", f"<{predicate}>", value))
 
-    @property
-    def lines(self) -> list[str]:
-        return [f"{subject} {predicate} {value} .\n" for subject, predicate, value in self.triples]
+    def ntriples(self) -> bytes:
+        return joined(self.triples)
 
 
 def record_triples(out: Triples, record: Mapping[str, Any]) -> list[InputProblem]:
@@ -457,7 +456,7 @@ def add_record(graph: Graph, record: Mapping[str, Any]) -> list[InputProblem]:
     """record_triples into an rdflib graph (the tests' and the reference path's way)."""
     out = Triples()
     problems = record_triples(out, record)
-    graph.parse(data="".join(out.lines), format="nt")
+    graph.parse(data=out.ntriples(), format="nt")
     return problems
 
 
@@ -465,7 +464,7 @@ def describe_mutation(graph: Graph, mutation: MutationName) -> URIRef:
     """mutation_triples into an rdflib graph (the second source's build)."""
     out = Triples()
     node = mutation_triples(out, mutation)
-    graph.parse(data="".join(out.lines), format="nt")
+    graph.parse(data=out.ntriples(), format="nt")
     return URIRef(node)
 
 
