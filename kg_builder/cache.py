@@ -3,7 +3,7 @@ path loads N-Triples straight into Oxigraph instead of building the graph from t
 
 The cache sits next to the release (ontology/release/.cache) where that is writable, else in the
 user's cache folder. The key covers every input of a cached build: the tables, the ontology
-modules, the shapes, all of the package's code and its version. Any change to one gives a new
+modules, the shapes, all of the package's code and schemas, and its version. Any change to one gives a new
 key, so a stale entry is never read. Caching is best effort: a read-only disk
 only means the graph is built each time.
 """
@@ -22,7 +22,9 @@ from .paths import CMV_MODULE, CORE_MODULE, ONTOLOGY_DIR, PACKAGE_DIR, RELEASE_D
 
 def sources() -> list[Path]:
     """Every file a cached build reads or runs: tables, modules, shapes and the package's code."""
+    # The package's JSON schemas too: the patient schema is compiled to code and cached.
     code = sorted(path for path in PACKAGE_DIR.rglob("*.py") if "_data" not in path.parts)
+    code += sorted(PACKAGE_DIR.rglob("*.schema.json"))
     second_source = sorted((ONTOLOGY_DIR / "sources").glob("herpesdrg*"))
     tables = sorted(TABLES_DIR.glob("*.tsv"))
     return [*tables, *second_source, CORE_MODULE, CMV_MODULE, *sorted(SHAPES_DIR.glob("*.ttl")), *code]
