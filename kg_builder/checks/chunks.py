@@ -52,15 +52,17 @@ class _Chunk:
             return False
         descriptions: dict[str, set[tuple[str, str]]] = {}
         mine: dict[str, bool] = {}  # IRI term -> lies under one of this input's own patients
+        roots, under = set(own), tuple(f"{root}/" for root in own)
         for subject, predicate, value in triples:
             for node in (subject, value):
+                if node in mine or node[0] == '"':  # a literal: nobody's node
+                    continue
                 if node[0] == "_":
                     return False
-                if node[0] == "<" and node not in mine:
-                    iri = node[1:-1]
-                    mine[node] = any(iri == root or iri.startswith(root + "/") for root in own)
-                    if not mine[node]:
-                        descriptions[iri] = set()
+                iri = node[1:-1]
+                mine[node] = iri in roots or iri.startswith(under)
+                if not mine[node]:
+                    descriptions[iri] = set()
             if not mine[subject]:
                 descriptions[subject[1:-1]].add((predicate, value))
         for iri, description in descriptions.items():

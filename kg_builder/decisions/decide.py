@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import cast
 
@@ -185,10 +185,16 @@ def _derived_inputs(judged: Sequence[RefractoryStatus], trigger: RefractoryStatu
     """What later queries take from the timeline: ?refractory (table4-rows.rq), ?failedToDecline
     and ?triggerDay (genotype-testing.rq)."""
     return {
-        "refractory": Literal(any(c.status in ("refractory", "probable-refractory") for c in judged)),
-        "failedToDecline": Literal(trigger is not None),
-        "triggerDay": Literal(_day_number(trigger.failure_date if trigger else None)),
+        "refractory": _bound(any(c.status in ("refractory", "probable-refractory") for c in judged)),
+        "failedToDecline": _bound(trigger is not None),
+        "triggerDay": _bound(_day_number(trigger.failure_date if trigger else None)),
     }
+
+
+@lru_cache(maxsize=1 << 12, typed=True)  # typed: True and 1 are different literals
+def _bound(value: bool | int) -> Literal:
+    """A value bound into a query, made once (an rdflib Literal takes some making)."""
+    return Literal(value)
 
 
 def _only(inputs: Mapping[str, Mapping[str, Node]], *names: str) -> dict[str, dict[str, Node]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ..errors import CmvrrError
 from ..terms import CMVRR
@@ -103,6 +104,7 @@ def shown_name(local_name: str) -> str:
     return normal_form(local_name).replace(":", " ", 1)
 
 
+@lru_cache(maxsize=1 << 14)  # a cohort names the same few hundred mutations again and again
 def parse_mutation(text: str, gene: str | None = None) -> MutationName:
     """Read one mutation string; ``gene`` is used when the string names none."""
     cleaned = re.sub(r"\s+", " ", text.strip()).upper()
