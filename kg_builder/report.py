@@ -4,11 +4,13 @@ to fix; JSON carries the same findings."""
 from __future__ import annotations
 
 import json
+import types
+import typing
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields, is_dataclass
 from functools import cache
 from operator import attrgetter
-from typing import Any
+from typing import Any, get_args, get_origin, get_type_hints
 
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import PROV, RDF, RDFS, XSD
@@ -66,17 +68,18 @@ def validation_text(reports: Sequence[FileReport]) -> str:
 
 
 def asdict(value: Any) -> Any:
-    """dataclasses.asdict without its deep copies (every value here is immutable already), each
-    class's fields read by one attrgetter and plain values not visited: the same result, many
-    times faster, which batch mode feels."""
+    """dataclasses.asdict without its deep copies (every value here is immutable already): each
+    class's fields read by one attrgetter, and a field that holds only plain values (a text, a
+    number, a tuple of texts: the class's type hints say which) taken as it is. The same result,
+    many times faster, which batch mode feels."""
     kind = type(value)
     if kind in _ATOMS:
         return value
     reader = _fields_reader(kind)  # type: ignore[arg-type]
     if reader is not None:
-        names, read = reader
-        values = zip(names, read(value), strict=True)
-        return {name: item if type(item) in _ATOMS else asdict(item) for name, item in values}
+        names, read, flat = reader
+        values = zip(names, read(value), flat, strict=True)
+        return {name: item if plain or type(item) in _ATOMS else asdict(item) for name, item, plain in values}
     if isinstance(value, (tuple, list)):
         return kind([item if type(item) in _ATOMS else asdict(item) for item in value])
     if isinstance(value, dict):
@@ -88,14 +91,32 @@ _ATOMS = frozenset({str, int, float, bool, type(None)})
 
 
 @cache
-def _fields_reader(kind: type) -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]]] | None:
-    """A dataclass's field names, and one call that reads them all (attrgetter of several names
-    gives a tuple; of one name, the bare value; of none, an error)."""
+def _fields_reader(
+    kind: type,
+) -> tuple[tuple[str, ...], Callable[[Any], tuple[Any, ...]], tuple[bool, ...]] | None:
+    """A dataclass's field names, one call that reads them all (attrgetter of several names
+    gives a tuple; of one name, the bare value; of none, an error), and which fields are plain."""
     if not is_dataclass(kind):
         return None
     names = tuple(field.name for field in fields(kind))
     read = attrgetter(*names) if len(names) > 1 else (lambda value: tuple(getattr(value, name) for name in names))
-    return names, read
+    try:
+        hints = get_type_hints(kind)
+    except NameError:  # a hint named only for type checkers: every field is looked at
+        hints = {}
+    return names, read, tuple(_plain(hints.get(name)) for name in names)
+
+
+def _plain(hint: object) -> bool:
+    """A type whose values asdict returns as they are: atoms, literals, their unions, tuples of them."""
+    if hint in _ATOMS:
+        return True
+    origin, arguments = get_origin(hint), get_args(hint)
+    if origin is typing.Literal:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return all(map(_plain, arguments))
+    return origin is tuple and len(arguments) == 2 and arguments[1] is Ellipsis and _plain(arguments[0])
 
 
 def _course_dict(course: RefractoryStatus) -> dict[str, Any]:
