@@ -12,8 +12,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from functools import cache, lru_cache
+from operator import itemgetter
 from pathlib import Path
-from typing import cast
+from typing import NamedTuple, cast
 
 from rdflib import Graph, Literal, URIRef
 from rdflib.term import Node
@@ -250,7 +251,7 @@ def recommend_patients(
         context = _context(state, current[key], courses_of[key], _variant_fractions(genotypes), codons[key])
         context = replace(context, unread=_unread(genes[key]))
         plan = build_plan(table4[key], lines, exclusions[key], findings[key], context, statements, regimens)
-        advice, advised_exclusions = _advice(advice_rows[key], statements, _plan_conditions(plan, context))
+        advice, advised_exclusions = _advice(advice_rows[key], engine.name, _plan_conditions(plan, context))
         excluded = _merge_exclusions(plan, advised_exclusions)
         recommendations.append(
             Recommendation(
@@ -451,23 +452,7 @@ def _susceptibility(
         drug, status = local(row["drug"]), str(row["status"])
         rows = by_drug.get(drug, [])
         second = all(from_second_source(r) for r in rows) if rows else False
-        note = {
-            "resistant": "a detected mutation confers resistance "
-            + ("(HerpesDRG; not in the guideline's Table 5)" if second else "(Table 5)"),
-            "no-known-resistance": (
-                f"no known resistance mutation in the genes tested; resistant subpopulations below "
-                f"{row['detectionLimit']}% may be missed (Table 3); not proof of susceptibility"
-            ),
-            "uncertain": "a variant neither Table 5 nor HerpesDRG knows sits at a codon where resistance to this "
-            f"drug is known: {'; '.join(codons.get(drug, []))}; confirm it (a reference laboratory, phenotyping) "
-            "before relying on the drug",
-            "unknown": "; ".join(
-                [f"not every gene that carries resistance to this drug was tested: {', '.join(untested[drug])}"]
-                * bool(untested.get(drug))
-                + [f"read only in part, missing codons where resistance to it is known: {', '.join(partly[drug])}"]
-                * bool(partly.get(drug))
-            ),
-        }[status]
+        note = _status_note(status, row, second, codons.get(drug, []), untested.get(drug, []), partly.get(drug, []))
         unclear = sorted(str(u["mutation"]) for u in uncertain if u["gene"] in relevant[drug])
         if unclear and status not in ("resistant", "uncertain"):
             note += f"; variants of uncertain significance in its genes: {', '.join(unclear)}"
@@ -492,6 +477,33 @@ def _susceptibility(
             assertions=tuple(sorted({local(r["assertion"]) for r in rows})),
         )
     return result
+
+
+def _status_note(
+    status: str, row: Row, second: bool, codons: list[str], untested: list[str], partly: list[str]
+) -> str:
+    """What a drug's status rests on, in words (Table 3, Table 5, FAQ15)."""
+    if status == "resistant":
+        return "a detected mutation confers resistance " + (
+            "(HerpesDRG; not in the guideline's Table 5)" if second else "(Table 5)"
+        )
+    if status == "no-known-resistance":
+        return (
+            f"no known resistance mutation in the genes tested; resistant subpopulations below "
+            f"{row['detectionLimit']}% may be missed (Table 3); not proof of susceptibility"
+        )
+    if status == "uncertain":
+        return (
+            "a variant neither Table 5 nor HerpesDRG knows sits at a codon where resistance to this "
+            f"drug is known: {'; '.join(codons)}; confirm it (a reference laboratory, phenotyping) "
+            "before relying on the drug"
+        )
+    if status != "unknown":
+        raise KeyError(status)  # susceptibility.rq gives one of the four
+    return "; ".join(
+        [f"not every gene that carries resistance to this drug was tested: {', '.join(untested)}"] * bool(untested)
+        + [f"read only in part, missing codons where resistance to it is known: {', '.join(partly)}"] * bool(partly)
+    )
 
 
 def conflict_text(conflict: Mapping[str, str]) -> str:
@@ -758,25 +770,47 @@ def _condition(iri: str | None) -> str:
     return local(iri).removeprefix("applies-")
 
 
-def _holds(row: Row, plan_conditions: set[str]) -> bool:
+class _AdviceRow(NamedTuple):
+    """An advice.rq row without its patient: what decides whether the advice is shown."""
+
+    advice: str | None
+    statement: str | None
+    condition: str | None
+    holds: str | None
+    excludes: str | None
+
+
+def _holds(row: _AdviceRow, plan_conditions: frozenset[str]) -> bool:
     """An advice condition holds: the record says so (advice.rq ?holds), or the plan does."""
-    return row["holds"] == "true" or (row["holds"] is None and _condition(row["condition"]) in plan_conditions)
+    return row.holds == "true" or (row.holds is None and _condition(row.condition) in plan_conditions)
 
 
 def _advice(
-    rows: list[Row], statements: dict[str, Statement], plan_conditions: set[str]
+    rows: list[Row], engine_name: str, plan_conditions: set[str]
 ) -> tuple[tuple[Advice, ...], tuple[Exclusion, ...]]:
-    """Advice whose conditions all hold: the record's (advice.rq ?holds) and the plan's. A
-    statement in favour of a therapy that another shown advice excludes is not shown as advice
-    but weighed on the exclusion (FAQ11: IVIG C-II for pneumonitis, D-III for R/R infection)."""
-    by_advice: dict[str | None, list[Row]] = defaultdict(list)
-    for row in rows:
-        by_advice[row["advice"]].append(row)
+    """Advice whose conditions all hold: the record's (advice.rq ?holds) and the plan's."""
+    return _advice_shown(engine_name, tuple(map(_ADVICE_COLUMNS, rows)), frozenset(plan_conditions))
+
+
+_ADVICE_COLUMNS = itemgetter(*_AdviceRow._fields)
+
+
+@lru_cache(maxsize=1 << 10)  # patients alike in these conditions get the same advice: worked out once
+def _advice_shown(
+    engine_name: str, found: tuple[tuple[str | None, ...], ...], plan_conditions: frozenset[str]
+) -> tuple[tuple[Advice, ...], tuple[Exclusion, ...]]:
+    """_advice's answer. A statement in favour of a therapy that another shown advice excludes is
+    not shown as advice but weighed on the exclusion (FAQ11: IVIG C-II for pneumonitis, D-III
+    for R/R infection)."""
+    statements = graded_statements(engine_name)
+    by_advice: dict[str | None, list[_AdviceRow]] = defaultdict(list)
+    for row in map(_AdviceRow._make, found):
+        by_advice[row.advice].append(row)
     shown = [group for group in by_advice.values() if all(_holds(row, plan_conditions) for row in group)]
-    excluded_by = {local(group[0]["excludes"]): group[0] for group in shown if group[0]["excludes"]}
+    excluded_by = {local(group[0].excludes): group[0] for group in shown if group[0].excludes}
     advice, weighed = [], defaultdict(list)
     for group in shown:
-        statement = statements[local(group[0]["statement"])]
+        statement = statements[local(group[0].statement)]
         about = set(statement.about)
         conflict = next(
             (x for x in sorted(about & set(excluded_by)) if statement.polarity in ("for", "optional")), None
@@ -784,7 +818,7 @@ def _advice(
         if conflict:
             weighed[conflict].append(f"weighed: {_cite(statement)}")
             continue
-        condition = " and ".join(sorted(_condition(r["condition"]) for r in group))
+        condition = " and ".join(sorted(_condition(r.condition) for r in group))
         advice.append(
             Advice(
                 statement.id,
@@ -798,7 +832,7 @@ def _advice(
         )
     excluded = []
     for therapy, row in excluded_by.items():
-        statement = statements[local(row["statement"])]
+        statement = statements[local(row.statement)]
         excluded.append(Exclusion(therapy, None, None, (_cite(statement), *weighed[therapy]), (statement.id,)))
     return tuple(advice), tuple(excluded)
 
