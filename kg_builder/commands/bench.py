@@ -46,7 +46,7 @@ from .batch import chunked, process_chunk, warm_caches
 from .synth import synthetic_patients
 
 EXAMPLE = EXAMPLES_DIR / "cases" / "mixed-ul97-ul54.json"
-ROUNDS = 3  # of the in-process comparison with the floor
+ROUNDS = 5  # of the in-process comparison with the floor
 
 
 def median_ms(run: Callable[[], object], repeat: int) -> float:
@@ -285,11 +285,15 @@ def run_bench(
     floors = [floor_work(chunk) for chunk in read_chunks]
     process_chunk(chunks[0])  # warm
     at = load()
-    # Rounds of ours then the floor, each over all chunks: one round on a shared VM moves by 15%.
+    # Each chunk by cmvrr, then at once by the floor, in rounds: a shared VM's speed drifts by a
+    # fifth within a minute, and pairs taken a moment apart see the same machine.
     rounds = []
     for _ in range(ROUNDS):
-        ours = sum(_cpu(lambda chunk=chunk: process_chunk(chunk)) for chunk in chunks) / len(items)  # type: ignore[misc]
-        rounds.append((ours, sum(_cpu(run) for run in floors) / len(items)))
+        ours = floor = 0.0
+        for chunk, run in zip(chunks, floors, strict=True):
+            ours += _cpu(lambda chunk=chunk: process_chunk(chunk))  # type: ignore[misc]
+            floor += _cpu(run)
+        rounds.append((ours / len(items), floor / len(items)))
     ours_cpu, floor_cpu = (statistics.median(part) for part in zip(*rounds, strict=True))
     ratios = sorted(ours / floor for ours, floor in rounds)
     rows.append({"measure": f"batch CPU per patient, in process ({len(items):,} patients)",
