@@ -453,7 +453,7 @@ def _susceptibility(
         rows = by_drug.get(drug, [])
         second = all(from_second_source(r) for r in rows) if rows else False
         note = _status_note(status, row, second, codons.get(drug, []), untested.get(drug, []), partly.get(drug, []))
-        unclear = sorted(str(u["mutation"]) for u in uncertain if u["gene"] in relevant[drug])
+        unclear = sorted(str(u["mutation"]) for u in uncertain if u["gene"] in relevant[drug]) if uncertain else []
         if unclear and status not in ("resistant", "uncertain"):
             note += f"; variants of uncertain significance in its genes: {', '.join(unclear)}"
         if reduced.get(drug) and status != "resistant":
@@ -461,20 +461,22 @@ def _susceptibility(
                 f"{r['label']} {_number(r['fold']) or 0:g}-fold (HerpesDRG, {r['band']}; not in Table 5)"
                 for r in reduced[drug]
             )
-        disputed = sorted({conflict_text(c) for r in rows if (c := conflicts().get((local(r["mutation"]), drug)))})
-        if disputed:
-            note += "; the sources disagree: " + "; ".join(disputed)
-        found = sorted({str(r["label"]) for r in rows} & set(fractions))
-        if found:
-            note += "; as found: " + ", ".join(f"{name}{fractions[name]}" for name in found)
+        mutations = tuple(sorted({str(r["label"]) for r in rows}))
+        if rows:  # most drugs of most patients have no finding: nothing more to say
+            disputed = sorted({conflict_text(c) for r in rows if (c := conflicts().get((local(r["mutation"]), drug)))})
+            if disputed:
+                note += "; the sources disagree: " + "; ".join(disputed)
+            found = sorted(set(mutations) & set(fractions))
+            if found:
+                note += "; as found: " + ", ".join(f"{name}{fractions[name]}" for name in found)
         result[drug] = Susceptibility(
             status=cast(SusceptibilityStatus, status),
-            mutations=tuple(sorted({str(r["label"]) for r in rows})),
-            levels=tuple(sorted({f"{r['label']}: {r['level']}" for r in rows if r["level"]})),
-            sources=tuple(sorted({_source_text(r) for r in rows})),
+            mutations=mutations,
+            levels=tuple(sorted({f"{r['label']}: {r['level']}" for r in rows if r["level"]})) if rows else (),
+            sources=tuple(sorted({_source_text(r) for r in rows})) if rows else (),
             untested_genes=tuple(sorted(untested.get(drug, []))),
             note=note,
-            assertions=tuple(sorted({local(r["assertion"]) for r in rows})),
+            assertions=tuple(sorted({local(r["assertion"]) for r in rows})) if rows else (),
         )
     return result
 
