@@ -168,3 +168,18 @@ def test_progress_on_a_terminal_shows_total_rate_and_time_left(tmp_path: Path) -
     quiet = subprocess.run([sys.executable, "-m", "kg_builder", "recommend", "--batch", str(cohort), "--out",
                             str(tmp_path / "o2.jsonl")], capture_output=True, text=True, timeout=300)  # fmt: skip
     assert "patients/s" not in quiet.stderr and '"patients": 300' in quiet.stderr
+
+
+def test_the_batch_collector_settings_hold_while_tuned_and_are_undone_after() -> None:
+    """--jobs 1 and the bench run with the workers' collector settings; a library caller's
+    process gets its own back afterwards (thresholds, and nothing left frozen)."""
+    import gc
+
+    from kg_builder.commands.batch import tuned_collector
+
+    before = gc.get_threshold()
+    with tuned_collector():
+        assert gc.get_threshold() == (50_000, 50, 100)
+        assert gc.get_freeze_count() > 0
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
