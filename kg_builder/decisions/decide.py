@@ -24,7 +24,7 @@ from ..knowledge.herpesdrg import conflicts
 from ..patients.mutations import shown_name
 from ..patients.readers import PatientInput
 from ..terms import date_of_day, day_number, number_text, patient_graph_iri, patient_name
-from .engines import ENGINES, Engine, Row, patient_data, query_text, with_values
+from .engines import ENGINES, Engine, Row, patient_data, query_text, values_block, with_values_block
 from .model import (
     Advice,
     DetectedMutation,
@@ -165,18 +165,29 @@ def _cite(statement: Statement) -> str:
 PatientInputs = Mapping[str, Mapping[str, Node]]  # patient IRI -> the inputs a query needs beyond the patient
 
 
-def _run(
-    engine: Engine, name: str, patients: Sequence[URIRef], inputs: PatientInputs | None = None
-) -> dict[str, list[Row]]:
-    """One run of a packaged query for all ``patients``, bound by a VALUES block; rows by patient."""
-    extra = sorted(next(iter(inputs.values()))) if inputs else []
-    rows = [(patient, patient_graph_iri(patient), *((inputs or {})[str(patient)][key] for key in extra))
-            for patient in patients]  # fmt: skip
-    by_patient: dict[str, list[Row]] = {str(patient): [] for patient in patients}
-    if patients:
-        for row in engine.select(with_values(query_text(name), ["patient", "patientGraph", *extra], rows), {}):
-            by_patient[str(row["patient"])].append(row)
-    return by_patient
+class _Queries:
+    """The packaged queries, each run once for all ``patients``, bound by a VALUES block; answers
+    by patient. Each patient's row (its IRI and graph) is written once, not once per query: 12
+    of the 14 bind nothing else."""
+
+    def __init__(self, engine: Engine, patients: Sequence[URIRef]) -> None:
+        self.engine, self.keys = engine, [str(patient) for patient in patients]
+        self.pairs = [(patient, patient_graph_iri(patient)) for patient in patients]
+        self.block = values_block(self.pairs)
+
+    def __call__(self, name: str, inputs: PatientInputs | None = None) -> dict[str, list[Row]]:
+        """``inputs``: what the query needs beyond the patient, by patient (earlier answers)."""
+        extra = sorted(next(iter(inputs.values()))) if inputs else []
+        block = self.block
+        if inputs and extra:
+            pairs = zip(self.pairs, self.keys, strict=True)
+            block = values_block([(*pair, *(inputs[key][column] for column in extra)) for pair, key in pairs])
+        by_patient: dict[str, list[Row]] = {key: [] for key in self.keys}
+        if self.keys:
+            query = with_values_block(query_text(name), ["patient", "patientGraph", *extra], block)
+            for row in self.engine.select(query, {}):
+                by_patient[str(row["patient"])].append(row)
+        return by_patient
 
 
 DERIVED_INPUTS = ("refractory", "failedToDecline", "triggerDay")  # the names _derived_inputs binds
@@ -205,7 +216,7 @@ def _only(inputs: Mapping[str, Mapping[str, Node]], *names: str) -> dict[str, di
 def derived_inputs(engine: Engine, patients: Sequence[URIRef]) -> dict[str, dict[str, Node]]:
     """Per patient, the inputs recommend feeds from earlier answers into the packaged queries that
     take them, so that `cmvrr query` (and a user) can bind them as recommend does."""
-    courses_of = {key: _courses(rows) for key, rows in _run(engine, "refractory", patients).items()}
+    courses_of = {key: _courses(rows) for key, rows in _Queries(engine, patients)("refractory").items()}
     return {key: _derived_inputs(judged, _trigger_course(judged)) for key, judged in courses_of.items()}
 
 
@@ -223,23 +234,24 @@ def recommend_patients(
     ``warnings(patient)``: what to report with each, by the patient's name in reports."""
     statements = graded_statements(engine.name)
     limits = thresholds(engine.name)
-    findings = _run(engine, "resistance-findings", patients)
-    uncertain = {key: _uncertain(rows) for key, rows in _run(engine, "uncertain-mutations", patients).items()}
-    genes = _run(engine, "drug-genes", patients)
-    statuses = _run(engine, "susceptibility", patients)
-    codons = {key: _codon_variants(rows) for key, rows in _run(engine, "codon-variants", patients).items()}
-    courses_of = {key: _courses(rows) for key, rows in _run(engine, "refractory", patients).items()}
+    run = _Queries(engine, patients)
+    findings = run("resistance-findings")
+    uncertain = {key: _uncertain(rows) for key, rows in run("uncertain-mutations").items()}
+    genes = run("drug-genes")
+    statuses = run("susceptibility")
+    codons = {key: _codon_variants(rows) for key, rows in run("codon-variants").items()}
+    courses_of = {key: _courses(rows) for key, rows in run("refractory").items()}
     refractory = {key: _refractory(courses) for key, courses in courses_of.items()}
     triggers = {key: _trigger_course(judged) for key, judged in courses_of.items()}
     derived = {key: _derived_inputs(courses_of[key], triggers[key]) for key in courses_of}
-    testing = _run(engine, "genotype-testing", patients, _only(derived, "failedToDecline", "triggerDay"))
-    compartments = _run(engine, "compartments", patients)
-    table4 = _run(engine, "table4-rows", patients, _only(derived, "refractory"))
-    exclusions = _run(engine, "exclusions", patients)
-    current = _run(engine, "current-courses", patients)
-    states = _run(engine, "infection-state", patients)
-    advice_rows = _run(engine, "advice", patients)
-    history = _run(engine, "genotype-history", patients)
+    testing = run("genotype-testing", _only(derived, "failedToDecline", "triggerDay"))
+    compartments = run("compartments")
+    table4 = run("table4-rows", _only(derived, "refractory"))
+    exclusions = run("exclusions")
+    current = run("current-courses")
+    states = run("infection-state")
+    advice_rows = run("advice")
+    history = run("genotype-history")
     lines = table4_option_lines(engine.name)
     regimens = standard_regimens(engine.name)
     recommendations = []

@@ -126,8 +126,17 @@ def with_values(query: str, names: Sequence[str], rows: Iterable[Sequence[Node]]
     """The query with its inputs bound by a VALUES block opening its WHERE clause, one row per
     patient: SPARQL's own way to bind inputs (the protocol has none), so any engine runs it, and
     one run answers for many patients. A trailing VALUES would join too late for BIND and FILTER."""
+    return with_values_block(query, names, values_block(rows))
+
+
+def values_block(rows: Iterable[Sequence[Node]]) -> str:
+    """The rows of a VALUES block, as SPARQL writes them: (<p1> <g1>) (<p2> <g2>) ..."""
+    return " ".join("(" + " ".join(_sparql_term(value) for value in row) + ")" for row in rows)
+
+
+def with_values_block(query: str, names: Sequence[str], block: str) -> str:
+    """with_values of rows already written (values_block): the same block serves many queries."""
     head, tail = _split_at_where(query)
-    block = " ".join("(" + " ".join(_sparql_term(value) for value in row) + ")" for row in rows)
     variables = " ".join("?" + name for name in names)
     return f"{head}\n  VALUES ({variables}) {{ {block} }}{tail}"
 
@@ -297,6 +306,8 @@ __all__ = [
     "rdflib_lexical",
     "reference_dataset",
     "refuse_federation",
+    "values_block",
     "with_day_numbers",
     "with_values",
+    "with_values_block",
 ]
