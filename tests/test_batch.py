@@ -106,6 +106,7 @@ def test_bench_reports_every_measure_beside_its_baseline() -> None:
     assert re.search(r"medians of 5 rounds, whose ratios ran \d+\.\d\d-\d+\.\d\d", cpu["note"])
     [cold] = [row for row in result["rows"] if row["measure"].startswith("cold cmvrr recommend")]
     assert re.fullmatch(r"\d+\.\d\d s \(median of 5: \d+\.\d\d-\d+\.\d\d\)", cold["cmvrr"])
+    assert re.fullmatch(r"python alone \d+\.\d\d s", cold["baseline"])  # what any process costs here
 
 
 def test_batch_equals_one_item_at_a_time_with_faults_warnings_and_repeats(tmp_path: Path) -> None:

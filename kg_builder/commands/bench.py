@@ -241,11 +241,16 @@ def _cold(arguments: Sequence[str], repeat: int = 5) -> list[float]:
     (pip compiles it; an editable install under PYTHONDONTWRITEBYTECODE never would) and the
     disk cache filled by a first run that is not counted."""
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(PACKAGE_DIR)], check=False, capture_output=True)
-    subprocess.run([sys.executable, "-m", "kg_builder", *arguments], check=True, capture_output=True)
+    return _processes([sys.executable, "-m", "kg_builder", *arguments], repeat)
+
+
+def _processes(command: Sequence[str], repeat: int) -> list[float]:
+    """Seconds of each of ``repeat`` runs of ``command``, sorted, after one that is not counted."""
+    subprocess.run(command, check=True, capture_output=True)
     times = []
     for _ in range(repeat):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "kg_builder", *arguments], check=True, capture_output=True)
+        subprocess.run(command, check=True, capture_output=True)
         times.append(time.perf_counter() - started)
     return sorted(times)
 
@@ -340,7 +345,9 @@ def run_bench(
                          "cmvrr": memory, "ratio": None, "load": at})  # fmt: skip
         at = load()
         cold = _cold(["recommend", str(EXAMPLE)])
-        rows.append({"measure": "cold cmvrr recommend (one patient)", "baseline": "-",
+        # What any Python process costs here before cmvrr does anything (site hooks included).
+        bare = statistics.median(_processes([sys.executable, "-c", "pass"], 5))
+        rows.append({"measure": "cold cmvrr recommend (one patient)", "baseline": f"python alone {bare:.2f} s",
                      "cmvrr": f"{statistics.median(cold):.2f} s (median of {len(cold)}: {cold[0]:.2f}-{cold[-1]:.2f})",
                      "ratio": None, "load": at})  # fmt: skip
     # Growth between the sizes asked for (--sizes), not a baseline-only size: 25 patients are
