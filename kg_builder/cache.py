@@ -21,7 +21,7 @@ from .paths import CMV_MODULE, CORE_MODULE, ONTOLOGY_DIR, PACKAGE_DIR, RELEASE_D
 
 
 def sources() -> list[Path]:
-    """Every file a cached build reads or runs: tables, modules, shapes and the package's code."""
+    """Every file a cached build reads or runs: tables, modules, shapes, the package's code and schemas."""
     # The package's JSON schemas too: the patient schema is compiled to code and cached.
     code = sorted(path for path in PACKAGE_DIR.rglob("*.py") if "_data" not in path.parts)
     code += sorted(PACKAGE_DIR.rglob("*.schema.json"))
