@@ -118,7 +118,7 @@ def test_cmvrr_query_gives_the_answer_recommend_gives(case: Path) -> None:
     from kg_builder import recommend
     from kg_builder.api import load_patient
     from kg_builder.commands.query import run_query
-    from kg_builder.decisions.decide import _run, derived_inputs, prepare
+    from kg_builder.decisions.decide import _Queries, derived_inputs, prepare
     graph = load_patient(case)
     [rec] = recommend(case)
     answers = {name: run_query(name, graph)[1] for name in PATIENT_QUERIES}  # each in a store of its own
@@ -129,7 +129,7 @@ def test_cmvrr_query_gives_the_answer_recommend_gives(case: Path) -> None:
             header = INPUTS[name]  # the query's own "# Input bindings:" line
             taken = [key for key in ("refractory", "failedToDecline", "triggerDay") if f"?{key}" in header]
             inputs = {patient: {key: values[key] for key in taken} for patient, values in derived.items()}
-            [expected] = _run(engine, name, patients, inputs if taken else None).values()
+            [expected] = _Queries(engine, patients)(name, inputs if taken else None).values()
             assert canonical_rows(answers[name]) == canonical_rows(expected), name
     finally:
         engine.close()
