@@ -228,3 +228,24 @@ def test_turtle_and_json_give_the_same_answer() -> None:
     from_json = case("wild-type-refractory")
     assert from_turtle == from_json
     assert recommendations_json([from_turtle]) == recommendations_json([from_json])
+
+
+def test_each_kind_of_store_is_renewed_on_its_own_and_answers_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The decision store is made anew after RENEW_AFTER_TRIPLES patient triples (an in-memory
+    Oxigraph store slows as graphs come and go); the whole-evidence store of `cmvrr query` counts
+    its own, so one's renewal never throws the other away, and a renewed store answers the same."""
+    from kg_builder.decisions import engines
+
+    case = read_patient_file(EXAMPLES_DIR / "cases" / "mixed-ul97-ul54.json")
+    before = recommendations_json(recommend_graph(case))
+    monkeypatch.setattr(engines, "RENEW_AFTER_TRIPLES", 1)
+    opened = [engines.OxigraphEngine({}, whole_evidence=True)]
+    opened.append(engines.OxigraphEngine(engines.patient_data(case)))  # takes the patient's triples
+    opened.append(engines.OxigraphEngine({}))
+    opened.append(engines.OxigraphEngine({}, whole_evidence=True))
+    for engine in opened:
+        engine.close()
+    whole, first, renewed, whole_again = (engine.store for engine in opened)
+    assert renewed is not first
+    assert whole_again is whole  # it took no triples: kept
+    assert recommendations_json(recommend_graph(case)) == before

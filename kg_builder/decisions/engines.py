@@ -216,12 +216,7 @@ class OxigraphEngine:
     def __init__(self, patients: Mapping[URIRef, bytes], whole_evidence: bool = False) -> None:
         """``patients``: named graph IRI -> the patient's N-Triples (patient_ntriples)."""
         self._ox = pyoxigraph
-        self.store = _shared_oxigraph_store(whole_evidence)
-        if _LOADED[0] >= RENEW_AFTER_TRIPLES:  # see checks.compiler.RENEW_AFTER_TRIPLES: keep the cost flat
-            _shared_oxigraph_store.cache_clear()
-            self.store = _shared_oxigraph_store(whole_evidence)
-            _LOADED[0] = 0
-        _LOADED[0] += sum(data.count(b"\n") for data in patients.values())
+        self.store = _shared_store(whole_evidence, sum(data.count(b"\n") for data in patients.values()))
         self._graphs = [pyoxigraph.NamedNode(iri) for iri in patients]
         self._lexical = _Lexical()  # this engine's answers repeat the same terms, row after row
         for iri, data in patients.items():
@@ -252,14 +247,20 @@ class OxigraphEngine:
         raise TypeError(f"cannot bind {node!r}")
 
 
-_LOADED = [0]  # patient triples loaded into the shared store since it was made
+_SHARED: dict[bool, tuple[pyoxigraph.Store, list[int]]] = {}  # kind -> store, patient triples it took
 
 
-@cache
-def _shared_oxigraph_store(whole_evidence: bool) -> pyoxigraph.Store:
-    store = pyoxigraph.Store()
-    load_knowledge(store, whole_evidence)
-    return store
+def _shared_store(whole_evidence: bool, adding: int) -> pyoxigraph.Store:
+    """The process's store of the knowledge (the decision slice, or with ``whole_evidence`` all of
+    it), made anew once it has taken RENEW_AFTER_TRIPLES patient triples (checks.compiler: keep
+    the cost flat); each kind counts its own, so that one's renewal leaves the other."""
+    shared = _SHARED.get(whole_evidence)
+    if shared is None or shared[1][0] >= RENEW_AFTER_TRIPLES:
+        store = pyoxigraph.Store()
+        load_knowledge(store, whole_evidence)
+        shared = _SHARED[whole_evidence] = (store, [0])
+    shared[1][0] += adding
+    return shared[0]
 
 
 def ox_lexical(term: object) -> str | None:
