@@ -194,7 +194,8 @@ def tune_collector() -> tuple[int, int, int]:
 
 @contextmanager
 def tuned_collector() -> Iterator[None]:
-    """tune_collector for a while (a batch run in this process, the bench), then as it was."""
+    """tune_collector for a while (a batch run in this process, the bench), then the thresholds as
+    they were and nothing frozen (gc.unfreeze undoes every freeze, a caller's own too)."""
     previous = tune_collector()
     try:
         yield
